@@ -1,0 +1,3 @@
+"""prec-advisor: find precision mistakes in PyTorch Lightning training code."""
+
+__version__ = "0.1.0"

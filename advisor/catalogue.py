@@ -1,0 +1,243 @@
+"""The rule catalogue: every rule is data in a TOML file under `rules/`.
+
+A rule file holds `[[rule]]` tables (code, name, severity, message...,
+examples, and for op rules `[[rule.patterns]]`) and optionally an
+`[aliases]` table mapping re-exported names to their canonical ones.
+Users add their own files through `extra-rules` in the config.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+from advisor.findings import APPLICABILITIES, SEVERITIES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+CODE_RE = re.compile(r"^PRC[0-9]{3}$")
+NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+RULE_KEYS = {
+    "code", "name", "severity", "summary", "message", "rationale", "fix", "fix_title",
+    "references", "valid", "invalid", "patterns", "context", "added",
+}
+PATTERN_KEYS = {"function", "method", "module", "subclass", "aten", "keyword", "position", "equals", "in", "not_in", "op"}
+FIX_KINDS = ("none",) + APPLICABILITIES
+
+
+class CatalogueError(Exception):
+    """A rule file that cannot be used: the message names the file and the rule."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """A code snippet a rule must (invalid) or must not (valid) flag.
+
+    `options` are CLI-equivalent settings the example needs, e.g. {"gpu": "a100"}.
+    """
+
+    code: str
+    options: tuple = ()
+
+    @property
+    def options_dict(self) -> dict:
+        return dict(self.options)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One way an op shows up: a function, a Tensor method, a module class,
+    a subclass base, or an aten overload, optionally only when an argument
+    (by keyword or position) has a given value."""
+
+    function: Optional[str] = None
+    method: Optional[str] = None
+    module: Optional[str] = None
+    subclass: Optional[str] = None
+    aten: Optional[str] = None
+    keyword: Optional[str] = None
+    position: Optional[int] = None
+    equals: object = None
+    within: Optional[tuple] = None  # value must be one of these ("in")
+    not_in: Optional[tuple] = None
+    op: Optional[str] = None  # canonical op name override
+
+    @property
+    def conditional(self) -> bool:
+        return self.keyword is not None or self.position is not None
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: str
+    summary: str
+    message: str
+    rationale: str
+    fix: str = "none"
+    fix_title: str = ""
+    references: tuple = ()
+    valid: tuple = ()
+    invalid: tuple = ()
+    patterns: tuple = ()
+    context: str = ""  # free-form hint for op rules: "accumulate", "constant"...
+    origin: str = ""
+
+    @property
+    def family(self) -> str:
+        return self.code[:4] + "xx"
+
+    def format_message(self, **values) -> str:
+        try:
+            return self.message.format(**values)
+        except (KeyError, IndexError, ValueError):
+            return self.message
+
+
+@dataclass
+class Catalogue:
+    rules: dict[str, Rule] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, code: str) -> Rule:
+        return self.rules[code]
+
+    def __iter__(self):
+        return iter(sorted(self.rules.values(), key=lambda rule: rule.code))
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def by_name(self, name: str) -> Optional[Rule]:
+        return next((rule for rule in self.rules.values() if rule.name == name), None)
+
+    def op_rules(self) -> list[Rule]:
+        return [rule for rule in self if rule.patterns]
+
+
+def builtin_rules_dir() -> Path:
+    """`advisor/rules` in an installed wheel, `rules/` at the top of a source checkout."""
+    packaged = Path(__file__).resolve().parent / "rules"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "rules"
+
+
+def _examples(raw, where: str) -> tuple:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise CatalogueError(f"{where}: examples must be a list")
+    examples = []
+    for item in raw:
+        if isinstance(item, str):
+            examples.append(Example(item))
+        elif isinstance(item, dict) and isinstance(item.get("code"), str):
+            options = tuple(sorted((k, v) for k, v in item.items() if k != "code"))
+            examples.append(Example(item["code"], options))
+        else:
+            raise CatalogueError(f"{where}: an example is a string or a table with `code`")
+    return tuple(examples)
+
+
+def _pattern(raw, where: str) -> Pattern:
+    if not isinstance(raw, dict):
+        raise CatalogueError(f"{where}: a pattern is a table")
+    unknown = set(raw) - PATTERN_KEYS
+    if unknown:
+        raise CatalogueError(f"{where}: unknown pattern key {sorted(unknown)[0]!r}")
+    kinds = [k for k in ("function", "method", "module", "subclass", "aten") if k in raw]
+    if len(kinds) != 1:
+        raise CatalogueError(f"{where}: a pattern names exactly one of function/method/module/subclass/aten")
+    return Pattern(
+        function=raw.get("function"),
+        method=raw.get("method"),
+        module=raw.get("module"),
+        subclass=raw.get("subclass"),
+        aten=raw.get("aten"),
+        keyword=raw.get("keyword"),
+        position=raw.get("position"),
+        equals=raw.get("equals"),
+        within=tuple(raw["in"]) if "in" in raw else None,
+        not_in=tuple(raw["not_in"]) if "not_in" in raw else None,
+        op=raw.get("op"),
+    )
+
+
+def _rule(raw: dict, origin: str) -> Rule:
+    where = f"{origin}: rule {raw.get('code', '?')}"
+    unknown = set(raw) - RULE_KEYS
+    if unknown:
+        raise CatalogueError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    for key in ("code", "name", "severity", "summary", "message", "rationale"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise CatalogueError(f"{where}: `{key}` is required")
+    if not CODE_RE.match(raw["code"]):
+        raise CatalogueError(f"{where}: code must be PRC and three digits")
+    if not NAME_RE.match(raw["name"]):
+        raise CatalogueError(f"{where}: name must be kebab-case")
+    if raw["severity"] not in SEVERITIES:
+        raise CatalogueError(f"{where}: severity must be one of {', '.join(SEVERITIES)}")
+    fix = raw.get("fix", "none")
+    if fix not in FIX_KINDS:
+        raise CatalogueError(f"{where}: fix must be one of {', '.join(FIX_KINDS)}")
+    return Rule(
+        code=raw["code"],
+        name=raw["name"],
+        severity=raw["severity"],
+        summary=raw["summary"],
+        message=raw["message"],
+        rationale=raw["rationale"].strip(),
+        fix=fix,
+        fix_title=raw.get("fix_title", ""),
+        references=tuple(raw.get("references", ())),
+        valid=_examples(raw.get("valid"), where),
+        invalid=_examples(raw.get("invalid"), where),
+        patterns=tuple(_pattern(p, where) for p in raw.get("patterns", ())),
+        context=raw.get("context", ""),
+        origin=origin,
+    )
+
+
+def load_file(path: Path, catalogue: Catalogue) -> None:
+    """Add the rules of one TOML file; a duplicate code or name is an error."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogueError(f"{path}: cannot read rule file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(f"{path}: invalid TOML: {exc}") from None
+    unknown = set(data) - {"rule", "aliases"}
+    if unknown:
+        raise CatalogueError(f"{path}: unknown top-level key {sorted(unknown)[0]!r}")
+    for raw in data.get("rule", []):
+        rule = _rule(raw, str(path))
+        if rule.code in catalogue.rules:
+            raise CatalogueError(f"{path}: rule {rule.code} is already defined in {catalogue.rules[rule.code].origin}")
+        if catalogue.by_name(rule.name):
+            raise CatalogueError(f"{path}: rule name {rule.name!r} is already used")
+        catalogue.rules[rule.code] = rule
+    for alias, canonical in data.get("aliases", {}).items():
+        catalogue.aliases[alias] = canonical
+
+
+@lru_cache(maxsize=None)
+def _load(extra: tuple) -> Catalogue:
+    catalogue = Catalogue()
+    for path in sorted(builtin_rules_dir().glob("*.toml")):
+        load_file(path, catalogue)
+    for path in extra:
+        load_file(Path(path), catalogue)
+    return catalogue
+
+
+def load_catalogue(extra_files=()) -> Catalogue:
+    """The built-in catalogue plus the user's extra rule files (cached per set)."""
+    return _load(tuple(str(p) for p in extra_files))

@@ -1,0 +1,122 @@
+"""Facts that analysis records: what is in the code, before any rule judges it.
+
+Both ways in (the libcst scanner and the torch tracer) produce these plain
+dataclasses, so the advisor and the rules never care where a fact came from.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Span:
+    """A source range with 1-based lines and columns (end exclusive)."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+@dataclass(frozen=True)
+class Argument:
+    """One keyword argument of a recorded call: its source text and static value."""
+
+    name: str
+    text: str
+    span: Span
+    value: object = None  # the literal value when static, else None
+    static: bool = False
+
+
+@dataclass
+class Setting:
+    """A precision setting: a Trainer/Fabric call or a LightningCLI default.
+
+    `values` holds every literal the precision can take (several for a
+    conditional of literals); `normalized` is set only when they all agree.
+    """
+
+    kind: str  # "Trainer" | "Fabric" | "LightningCLI"
+    path: str
+    callee: str  # qualified name of the class called, e.g. lightning.pytorch.Trainer
+    span: Span  # of the callee name
+    call_span: Span  # of the whole call
+    precision: Optional[Argument] = None
+    values: tuple = ()  # literal precision values, in source order (empty when not static)
+    normalized: Optional[str] = None
+    plugins: list[str] = field(default_factory=list)  # qualified names (or text) of plugin calls
+    plugins_arg: Optional[Argument] = None
+    accelerator: Optional[str] = None
+    devices: Optional[str] = None
+    strategy: Optional[str] = None
+    arguments: dict[str, Argument] = field(default_factory=dict)
+    has_star_kwargs: bool = False
+    multiline: bool = False  # one argument per line (decides how --fix adds a keyword)
+
+    @property
+    def line(self) -> int:
+        return self.span.line
+
+    def to_json(self) -> dict:
+        return {
+            "kind": self.kind,
+            "path": self.path,
+            "line": self.span.line,
+            "column": self.span.column,
+            "callee": self.callee,
+            "precision": self.precision.text if self.precision else None,
+            "normalized": self.normalized,
+            "plugins": list(self.plugins),
+            "accelerator": self.accelerator,
+            "devices": self.devices,
+            "strategy": self.strategy,
+        }
+
+
+@dataclass
+class OpSite:
+    """A call to an operation that a PRC2xx rule may care about.
+
+    `op` is the canonical dotted name (torch.scatter_add, Tensor.index_add_,
+    torch_scatter.scatter); `context` says where it runs: forward, step,
+    helper, init, backward, data, module (top level).
+    """
+
+    op: str
+    path: str
+    span: Span
+    kind: str  # "function" | "method" | "module" | "subclass" | "constant"
+    context: str = "helper"
+    function: Optional[str] = None  # enclosing function qualified within the file, e.g. Net.forward
+    keywords: dict[str, object] = field(default_factory=dict)  # static keyword values
+    keyword_names: tuple = ()  # every keyword passed, static or not
+    in_fp32_region: bool = False  # inside autocast(enabled=False) with fp32 inputs
+    detail: str = ""  # extra words for the message (the literal constant, the chain...)
+    source: str = "static"  # "static" | "trace"
+    chain: tuple = ()  # for cross-file reports: the call chain that reaches the op
+    statement_span: Optional[Span] = None  # the enclosing simple statement, for fixes
+
+
+@dataclass
+class FileFacts:
+    """Everything the scanner learned about one file."""
+
+    path: str
+    settings: list[Setting] = field(default_factory=list)
+    ops: list[OpSite] = field(default_factory=list)
+    noqa: dict[int, Optional[frozenset]] = field(default_factory=dict)  # line -> codes (None = all)
+    functions: dict[str, "FunctionInfo"] = field(default_factory=dict)
+    imports_torch_as: Optional[str] = None  # how the file names torch ("torch", "T"...), for fixes
+
+
+@dataclass
+class FunctionInfo:
+    """A function defined in a scanned file, for cross-file call chains."""
+
+    qualname: str  # module-level name, or Class.method
+    path: str
+    module: str  # dotted module name guessed from the path
+    context: str
+    calls: list[tuple[str, Span]] = field(default_factory=list)  # qualified callee names
