@@ -27,7 +27,8 @@ RULE_KEYS = {
     "code", "name", "severity", "summary", "message", "rationale", "fix", "fix_title",
     "references", "valid", "invalid", "patterns", "context", "added",
 }
-PATTERN_KEYS = {"function", "method", "module", "subclass", "aten", "keyword", "position", "equals", "in", "not_in", "op"}
+PATTERN_KEYS = {"function", "method", "module", "subclass", "aten", "keyword", "position", "equals", "in", "not_in",
+                "above", "below", "default", "op"}
 FIX_KINDS = ("none",) + APPLICABILITIES
 
 
@@ -66,11 +67,18 @@ class Pattern:
     equals: object = None
     within: Optional[tuple] = None  # value must be one of these ("in")
     not_in: Optional[tuple] = None
+    above: Optional[float] = None  # |value| above this (finite): overflows fp16
+    below: Optional[float] = None  # 0 < |value| below this: underflows fp16
+    default: object = None  # the value the callee assumes when the argument is absent
     op: Optional[str] = None  # canonical op name override
 
     @property
     def conditional(self) -> bool:
         return self.keyword is not None or self.position is not None
+
+    @property
+    def target(self) -> str:
+        return self.function or self.module or self.method or self.subclass or self.aten
 
 
 @dataclass(frozen=True)
@@ -154,6 +162,8 @@ def _pattern(raw, where: str) -> Pattern:
     if unknown:
         raise CatalogueError(f"{where}: unknown pattern key {sorted(unknown)[0]!r}")
     kinds = [k for k in ("function", "method", "module", "subclass", "aten") if k in raw]
+    if kinds == ["method", "subclass"]:  # a method called on self inside a subclass of `subclass`
+        kinds = ["subclass"]
     if len(kinds) != 1:
         raise CatalogueError(f"{where}: a pattern names exactly one of function/method/module/subclass/aten")
     return Pattern(
@@ -167,6 +177,9 @@ def _pattern(raw, where: str) -> Pattern:
         equals=raw.get("equals"),
         within=tuple(raw["in"]) if "in" in raw else None,
         not_in=tuple(raw["not_in"]) if "not_in" in raw else None,
+        above=raw.get("above"),
+        below=raw.get("below"),
+        default=raw.get("default"),
         op=raw.get("op"),
     )
 

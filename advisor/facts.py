@@ -28,6 +28,29 @@ class Argument:
     span: Span
     value: object = None  # the literal value when static, else None
     static: bool = False
+    arg_span: Optional[Span] = None  # `name=value` as a whole (no comma), for removing it
+
+
+@dataclass(frozen=True)
+class Literal:
+    """One literal a value can take: a conditional of literals has several."""
+
+    value: object
+    text: str
+    span: Span
+
+
+@dataclass
+class PluginCall:
+    """A plugin constructed in a setting's `plugins=`, e.g. BitsandbytesPrecision(mode="nf4")."""
+
+    name: str  # qualified name, e.g. lightning.pytorch.plugins.BitsandbytesPrecision
+    span: Span
+    arguments: dict[str, Argument] = field(default_factory=dict)
+
+    @property
+    def short_name(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
 
 
 @dataclass
@@ -44,9 +67,10 @@ class Setting:
     span: Span  # of the callee name
     call_span: Span  # of the whole call
     precision: Optional[Argument] = None
-    values: tuple = ()  # literal precision values, in source order (empty when not static)
+    literals: tuple = ()  # Literal precision values, in source order (empty when not static)
     normalized: Optional[str] = None
     plugins: list[str] = field(default_factory=list)  # qualified names (or text) of plugin calls
+    plugin_calls: list[PluginCall] = field(default_factory=list)
     plugins_arg: Optional[Argument] = None
     accelerator: Optional[str] = None
     devices: Optional[str] = None
@@ -59,6 +83,10 @@ class Setting:
     def line(self) -> int:
         return self.span.line
 
+    @property
+    def values(self) -> tuple:
+        return tuple(literal.value for literal in self.literals)
+
     def to_json(self) -> dict:
         return {
             "kind": self.kind,
@@ -68,6 +96,7 @@ class Setting:
             "callee": self.callee,
             "precision": self.precision.text if self.precision else None,
             "normalized": self.normalized,
+            "values": [str(v) for v in self.values],
             "plugins": list(self.plugins),
             "accelerator": self.accelerator,
             "devices": self.devices,
@@ -104,6 +133,7 @@ class FileFacts:
     """Everything the scanner learned about one file."""
 
     path: str
+    module: str = ""  # dotted module name the file would import as
     settings: list[Setting] = field(default_factory=list)
     ops: list[OpSite] = field(default_factory=list)
     noqa: dict[int, Optional[frozenset]] = field(default_factory=dict)  # line -> codes (None = all)
@@ -120,3 +150,19 @@ class FunctionInfo:
     module: str  # dotted module name guessed from the path
     context: str
     calls: list[tuple[str, Span]] = field(default_factory=list)  # qualified callee names
+
+
+@dataclass(frozen=True)
+class ModelCensus:
+    """Parameter counts of a model, from the meta device (no weights allocated)."""
+
+    name: str
+    params: int
+    trainable_params: int
+    linear_params: int  # parameters inside nn.Linear layers (what bitsandbytes quantizes)
+    buffers: int = 0
+    by_module_type: tuple = ()  # ((type name, params), ...)
+
+    @property
+    def linear_share(self) -> float:
+        return self.linear_params / self.params if self.params else 0.0

@@ -51,6 +51,7 @@ class Finding:
     op: Optional[str] = None
     source: str = "static"
     extra: dict = field(default_factory=dict)
+    noqa_lines: tuple = ()  # further lines whose `# noqa` covers this finding (a call's closing line)
 
     @property
     def line(self) -> int:
@@ -81,3 +82,10 @@ class Finding:
             data["op"] = self.op
         data.update(self.extra)
         return data
+
+
+def from_rule(rule, path: str, span: Span, values: dict, fix: Optional[Fix] = None, severity: Optional[str] = None,
+              **attributes) -> Finding:
+    """A finding worded by its catalogue rule (`rule` is an advisor.catalogue.Rule)."""
+    return Finding(code=rule.code, rule=rule.name, severity=severity or rule.severity, path=path, span=span,
+                   message=rule.format_message(**values), fix=fix, **attributes)

@@ -1,0 +1,54 @@
+"""Command line: `prec-advisor check|explain|env|validate`.
+
+Each subcommand lives in its own module exposing `add_arguments(parser)` and
+`run(args) -> int`; this file only wires them, so `check` never pays for the
+imports of the others.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from advisor import __version__
+
+# subcommand -> (module, one-line help)
+SUBCOMMANDS = {
+    "check": ("advisor.check_command", "check training scripts for precision problems"),
+    "explain": ("advisor.explain", "print a rule's documentation"),
+    "validate": ("advisor.validate.command", "train each candidate precision briefly and compare with fp32"),
+}
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with a one-line message, never a traceback."""
+
+    def error(self, message):
+        self.exit(EXIT_ERROR, f"prec-advisor: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="prec-advisor", description="Precision advisor for PyTorch Lightning training code.")
+    parser.add_argument("--version", action="version", version=f"prec-advisor {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        module = importlib.import_module(module_name)
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args._run(args)
+    except KeyboardInterrupt:
+        print("prec-advisor: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_FINDINGS if args.command == "check" else EXIT_OK

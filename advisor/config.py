@@ -1,0 +1,117 @@
+"""`[tool.prec-advisor]` in the nearest pyproject.toml, merged with the command line.
+
+Unknown keys and bad values are errors naming the key: a silently ignored
+typo in a linter's config is a rule that never runs.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Optional
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_EXCLUDES = (
+    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "env", ".env", "__pycache__", ".mypy_cache",
+    ".pytest_cache", ".ruff_cache", "build", "dist", "site-packages", "node_modules", ".eggs", "*.egg-info",
+    ".ipynb_checkpoints", ".prec-advisor-cache",
+)
+FAIL_LEVELS = ("error", "warning", "info")
+LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "extra-rules")
+KNOWN_KEYS = set(LIST_KEYS) | {"per-file-ignores", "target-gpu", "devices", "fail-level"}
+
+
+class ConfigError(Exception):
+    """A bad configuration value; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Config:
+    select: tuple = ("PRC",)
+    ignore: tuple = ()
+    extend_select: tuple = ()
+    per_file_ignores: tuple = ()  # ((glob, (codes...)), ...)
+    exclude: tuple = DEFAULT_EXCLUDES
+    extend_exclude: tuple = ()
+    extra_rules: tuple = ()  # absolute paths of the user's rule files
+    target_gpu: Optional[str] = None
+    devices: int = 1
+    fail_level: str = "info"
+    root: Optional[Path] = None  # folder of the pyproject.toml the config came from
+    source: Optional[str] = None
+
+    def with_overrides(self, **changes) -> "Config":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def find_pyproject(start: Path) -> Optional[Path]:
+    """The nearest pyproject.toml with a [tool.prec-advisor] table, from `start` upwards."""
+    start = start.resolve()
+    for folder in [start, *start.parents] if start.is_dir() else [start.parent, *start.parent.parents]:
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"{candidate}: cannot read: {exc}") from None
+            if "prec-advisor" in data.get("tool", {}):
+                return candidate
+    return None
+
+
+def _strings(path: Path, key: str, value) -> tuple:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{path}: [tool.prec-advisor] `{key}` must be a list of strings")
+    return tuple(value)
+
+
+def load(path: Path) -> Config:
+    """Parse and validate one pyproject's [tool.prec-advisor] table."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))["tool"]["prec-advisor"]
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: [tool.prec-advisor] must be a table")
+    unknown = sorted(set(data) - KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key `{unknown[0]}` in [tool.prec-advisor] "
+                          f"(known: {', '.join(sorted(KNOWN_KEYS))})")
+    root = path.parent
+    values: dict = {"root": root, "source": str(path)}
+    for key in LIST_KEYS:
+        if key in data:
+            values[key.replace("-", "_")] = _strings(path, key, data[key])
+    if "extra_rules" in values:
+        values["extra_rules"] = tuple(str((root / p).resolve()) for p in values["extra_rules"])
+    if "per-file-ignores" in data:
+        table = data["per-file-ignores"]
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [tool.prec-advisor] `per-file-ignores` must be a table of glob = [codes]")
+        values["per_file_ignores"] = tuple((glob, _strings(path, f"per-file-ignores.{glob}", codes))
+                                           for glob, codes in table.items())
+    if "target-gpu" in data:
+        if not isinstance(data["target-gpu"], str):
+            raise ConfigError(f"{path}: [tool.prec-advisor] `target-gpu` must be a string such as \"a100-80gb\"")
+        values["target_gpu"] = data["target-gpu"]
+    if "devices" in data:
+        if not isinstance(data["devices"], int) or isinstance(data["devices"], bool) or data["devices"] < 1:
+            raise ConfigError(f"{path}: [tool.prec-advisor] `devices` must be a positive integer")
+        values["devices"] = data["devices"]
+    if "fail-level" in data:
+        if data["fail-level"] not in FAIL_LEVELS:
+            raise ConfigError(f"{path}: [tool.prec-advisor] `fail-level` must be one of {', '.join(FAIL_LEVELS)}")
+        values["fail_level"] = data["fail-level"]
+    return Config(**values)
+
+
+def discover(start: Path, explicit: Optional[Path] = None) -> Config:
+    """The config for a run: an explicit file, the nearest one, or the defaults."""
+    path = explicit or find_pyproject(start)
+    if path is None:
+        return Config()
+    try:
+        return load(path)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError) as exc:
+        raise ConfigError(f"{path}: cannot read [tool.prec-advisor]: {exc}") from None

@@ -1,0 +1,165 @@
+"""One check run: read files, scan them in parallel, judge facts, filter findings.
+
+Per-file work (decode, parse, scan, PRC1xx) runs in worker processes; the
+project-wide judgement (where ops run, call chains across files) runs once
+in the parent over the facts the workers return.
+"""
+from __future__ import annotations
+
+import fnmatch
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import libcst as cst
+
+from advisor import files, sourcefile
+from advisor.catalogue import Catalogue
+from advisor.config import Config
+from advisor.facts import FileFacts, Setting, Span
+from advisor.findings import Finding, from_rule
+from advisor.project import op_findings
+from advisor.scanner import OpIndex, scan
+from advisor.setting_rules import setting_findings
+
+SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
+PARALLEL_THRESHOLD = 16  # below this many files a worker pool costs more than it saves
+
+
+@dataclass
+class FileResult:
+    path: str
+    facts: Optional[FileFacts] = None
+    findings: list = field(default_factory=list)
+    error: Optional[Finding] = None
+
+
+@dataclass
+class Report:
+    findings: list = field(default_factory=list)
+    settings: list = field(default_factory=list)
+    facts: list = field(default_factory=list)
+    files_checked: int = 0
+    errors: int = 0  # inputs that could not be checked
+    recommendation: object = None
+
+    def failed(self, fail_level: str) -> bool:
+        threshold = SEVERITY_RANK[fail_level]
+        return any(SEVERITY_RANK[f.severity] >= threshold for f in self.findings if f.code != "PRC001")
+
+
+def _error_finding(catalogue: Catalogue, error: sourcefile.InputError) -> Finding:
+    return from_rule(catalogue["PRC001"], error.path, Span(error.line, 1, error.line, 1), {"reason": error.message})
+
+
+def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> FileResult:
+    """Scan one decoded file and apply the per-file rules."""
+    result = FileResult(path)
+    try:
+        facts = scan(path, text, index)
+    except cst.ParserSyntaxError as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
+        result.error = _error_finding(catalogue, sourcefile.InputError(path, exc.raw_line, f"cannot parse: {message}"))
+        return result
+    except RecursionError:
+        result.error = _error_finding(catalogue, sourcefile.InputError(path, 1, "cannot parse: nesting too deep"))
+        return result
+    result.facts = facts
+    for setting in facts.settings:
+        result.findings.extend(setting_findings(setting, text, catalogue))
+    result.findings.extend(_unknown_noqa(facts, catalogue))
+    return result
+
+
+def _unknown_noqa(facts: FileFacts, catalogue: Catalogue) -> list[Finding]:
+    findings = []
+    for line, codes in sorted(facts.noqa.items()):
+        unknown = sorted(c for c in codes or () if c.startswith("PRC") and c not in catalogue.rules)
+        if unknown:
+            findings.append(from_rule(catalogue["PRC002"], facts.path, Span(line, 1, line, 1),
+                                      {"codes": ", ".join(unknown)}))
+    return findings
+
+
+def check_path(path: Path, display: str, catalogue: Catalogue, index: OpIndex) -> FileResult:
+    try:
+        source = sourcefile.read(path, display)
+    except sourcefile.InputError as exc:
+        return FileResult(display, error=_error_finding(catalogue, exc))
+    return check_source(display, source.text, catalogue, index)
+
+
+_WORKER_STATE: tuple = ()
+
+
+def _worker(item):
+    catalogue, index = _WORKER_STATE
+    return check_path(Path(item), item, catalogue, index)
+
+
+def _scan_all(paths: list[str], catalogue: Catalogue, index: OpIndex, jobs: int) -> list[FileResult]:
+    global _WORKER_STATE
+    _WORKER_STATE = (catalogue, index)
+    if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD or sys.platform != "linux":
+        return [_worker(p) for p in paths]
+    context = multiprocessing.get_context("fork")  # workers inherit the catalogue: no per-file setup
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        return list(pool.map(_worker, paths, chunksize=max(1, len(paths) // (jobs * 8))))
+
+
+def _selected(code: str, config: Config, path: str) -> bool:
+    if code == "PRC001":
+        return True  # an unchecked file is never silently dropped
+    selectors = config.select + config.extend_select
+    chosen = max((s for s in selectors if s == "ALL" or code.startswith(s)), key=len, default=None)
+    dropped = max((s for s in config.ignore if s == "ALL" or code.startswith(s)), key=len, default=None)
+    if chosen is None or (dropped is not None and len(dropped) >= len(chosen)):
+        return False
+    posix = Path(path).as_posix()
+    for glob, codes in config.per_file_ignores:
+        if fnmatch.fnmatchcase(posix, glob) or fnmatch.fnmatchcase(Path(path).name, glob):
+            if any(code.startswith(c) or c == "ALL" for c in codes):
+                return False
+    return True
+
+
+def _suppressed(finding: Finding, noqa: dict) -> bool:
+    if finding.code == "PRC001":
+        return False
+    for line in (finding.span.line, *finding.noqa_lines):
+        if line in noqa:
+            codes = noqa[line]
+            if codes is None or any(finding.code.startswith(c) for c in codes):
+                return True
+    return False
+
+
+def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, extra_findings=()) -> Report:
+    """Project-wide rules, then selection and noqa; findings sorted like ruff."""
+    report = Report(files_checked=len(results))
+    facts = [r.facts for r in results if r.facts is not None]
+    findings = [f for r in results for f in r.findings] + [r.error for r in results if r.error]
+    findings += op_findings(facts, catalogue)
+    findings += list(extra_findings)
+    noqa = {f.path: f.noqa for f in facts}
+    report.findings = sorted((f for f in findings if _selected(f.code, config, f.path)
+                              and not _suppressed(f, noqa.get(f.path, {}))), key=Finding.sort_key)
+    report.settings = [s for f in facts for s in f.settings]
+    report.facts = facts
+    report.errors = sum(1 for r in results if r.error)
+    return report
+
+
+def run(paths: list[str], config: Config, catalogue: Catalogue, index: OpIndex, jobs: Optional[int] = None,
+        stdin: Optional[tuple] = None) -> list[FileResult]:
+    """Scan the given paths (or one stdin text as (display name, text)); the caller finalizes."""
+    if stdin is not None:
+        name, text = stdin
+        return [check_source(name, text, catalogue, index)]
+    root = config.root or Path.cwd()
+    targets = [str(p) for p in files.collect(paths, config.exclude + config.extend_exclude, root)]
+    return _scan_all(targets, catalogue, index, jobs or os.cpu_count() or 1)

@@ -1,0 +1,103 @@
+"""Name resolution through a file's imports: one light pass, no libcst metadata.
+
+libcst's QualifiedNameProvider costs ~8x a parse (linters.md §6); a training
+script only needs its imports, `as` aliases and simple `X = a.b` rebinds.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import libcst as cst
+
+
+def dotted(node: cst.BaseExpression) -> Optional[str]:
+    """`a.b.c` for a Name/Attribute chain, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def module_name_for(path: str) -> str:
+    """The dotted module a file would import as: parents with __init__.py are packages."""
+    file = Path(path)
+    parts = [file.stem] if file.stem != "__init__" else []
+    parent = file.parent
+    while (parent / "__init__.py").is_file() and parent != parent.parent:
+        parts.insert(0, parent.name)
+        parent = parent.parent
+    return ".".join(parts) or file.stem
+
+
+class Scopes:
+    """A stack of name -> qualified-name maps (module, then each function)."""
+
+    def __init__(self, module: str, aliases: dict[str, str]):
+        self.module = module
+        self.package = module.rpartition(".")[0] if not module.endswith("__init__") else module
+        self.aliases = aliases  # re-exports -> canonical names, from the catalogue
+        self.stack: list[dict[str, str]] = [{}]
+
+    def push(self) -> None:
+        self.stack.append({})
+
+    def pop(self) -> None:
+        self.stack.pop()
+
+    def bind(self, name: str, qualified: str) -> None:
+        self.stack[-1][name] = self.canonical(qualified)
+
+    def lookup(self, name: str) -> Optional[str]:
+        for scope in reversed(self.stack):
+            if name in scope:
+                return scope[name]
+        return None
+
+    def canonical(self, qualified: str) -> str:
+        """Map a re-exported spelling to its canonical one (longest prefix wins)."""
+        parts = qualified.split(".")
+        for cut in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:cut])
+            if prefix in self.aliases:
+                return ".".join([self.aliases[prefix], *parts[cut:]])
+        return qualified
+
+    def qualify(self, node: cst.BaseExpression) -> Optional[str]:
+        """Qualified name of a Name/Attribute whose first part is imported or bound."""
+        name = dotted(node)
+        if not name:
+            return None
+        head, _, rest = name.partition(".")
+        base = self.lookup(head)
+        if base is None:
+            return None
+        return self.canonical(f"{base}.{rest}" if rest else base)
+
+    def add_import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = dotted(alias.name)
+            if not full:
+                continue
+            if alias.asname and isinstance(alias.asname.name, cst.Name):
+                self.bind(alias.asname.name.value, full)
+            else:
+                head = full.split(".")[0]
+                self.bind(head, head)
+
+    def add_import_from(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        base = dotted(node.module) if node.module else ""
+        if node.relative:
+            package = self.module.split(".")
+            package = package[: max(len(package) - len(node.relative), 0)]
+            base = ".".join(p for p in [*package, base] if p)
+        for alias in node.names:
+            name = dotted(alias.name)
+            if not name:
+                continue
+            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+            self.bind(local, f"{base}.{name}" if base else name)

@@ -1,0 +1,116 @@
+"""Project-wide judgement of op sites: where each op really runs.
+
+An op in a helper counts as "in forward" when a forward or `*_step` of the
+project reaches the helper, in the same file or another one; a forward that
+calls a project helper in another file performing an op gets a finding at
+the call, naming the chain. One pass over the index the scanner built.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Optional
+
+from advisor import lightning
+from advisor.catalogue import Catalogue, Rule
+from advisor.facts import FileFacts, FunctionInfo, OpSite
+from advisor.findings import Finding, from_rule
+from advisor.op_rules import canonical_op, describe_context, matching_rules, op_rules_for, severity_for
+
+ENTRY_CONTEXTS = ("forward", "step")
+
+
+def _precision_profile(facts: list[FileFacts]) -> tuple[bool, bool]:
+    """(true half anywhere, fp16 possible): no static setting means anything is possible."""
+    values = [lightning.normalize(v) for f in facts for s in f.settings for v in s.values]
+    dynamic = any(not s.literals for f in facts for s in f.settings) or not values
+    true_half = any(lightning.is_true_half(v) for v in values)
+    fp16 = dynamic or any(lightning.is_fp16(v) for v in values)
+    return true_half, fp16
+
+
+def _reachability(functions: dict[str, FunctionInfo]) -> dict[str, str]:
+    """function key -> the forward/step that reaches it (breadth first, nearest wins)."""
+    reached: dict[str, str] = {}
+    queue = deque((key, info.qualname) for key, info in functions.items() if info.context in ENTRY_CONTEXTS)
+    while queue:
+        key, root = queue.popleft()
+        for callee, _ in functions[key].calls:
+            if callee in functions and callee not in reached and functions[callee].context == "helper":
+                reached[callee] = root
+                queue.append((callee, root))
+    return reached
+
+
+def _site_values(site: OpSite, op: str, context: str) -> dict:
+    dtype = site.keywords.get("dtype")
+    return {"op": op, "context": context, "detail": site.detail or "a constant", "base": op.rsplit(".", 1)[-1].rstrip("_"),
+            "dtype": dtype if isinstance(dtype, str) else "a half dtype"}
+
+
+def op_findings(facts: list[FileFacts], catalogue: Catalogue) -> list[Finding]:
+    true_half, fp16_possible = _precision_profile(facts)
+    rules = op_rules_for(catalogue, fp16_possible)
+    functions = {f"{info.module}.{name}": info for f in facts for name, info in f.functions.items()}
+    reached = _reachability(functions)
+    findings: list[Finding] = []
+    performs: dict[str, list[tuple[Rule, OpSite]]] = {}
+    for file in facts:
+        for site in file.ops:
+            if site.in_fp32_region:
+                continue
+            key = f"{file.module}.{site.function}" if site.function else None
+            context, reached_from = site.context, None
+            if context == "helper" and key in reached:
+                context, reached_from = "forward", reached[key]
+            for rule in matching_rules(site, rules):
+                if key:
+                    performs.setdefault(key, []).append((rule, site))
+                severity = severity_for(rule, context, true_half)
+                if severity is None:
+                    continue
+                op = canonical_op(site, rule)
+                values = _site_values(site, op, describe_context(context, reached_from))
+                statement = (site.statement_span.end_line,) if site.statement_span else ()
+                findings.append(from_rule(rule, site.path, site.span, values, severity=severity, op=op,
+                                          source=site.source, noqa_lines=statement,
+                                          extra={"context": context}))
+    findings += _chain_findings(functions, reached, performs, true_half)
+    return findings
+
+
+def _first_op(key: str, functions: dict, performs: dict, seen: set) -> Optional[tuple]:
+    """(rule, site, chain) of an op the function performs, directly or through project calls."""
+    if key in seen:
+        return None
+    seen.add(key)
+    if performs.get(key):
+        rule, site = performs[key][0]
+        return rule, site, (canonical_op(site, rule),)
+    for callee, _ in functions[key].calls:
+        if callee in functions:
+            found = _first_op(callee, functions, performs, seen)
+            if found:
+                rule, site, chain = found
+                return rule, site, (functions[callee].qualname, *chain)
+    return None
+
+
+def _chain_findings(functions: dict, reached: dict, performs: dict, true_half: bool) -> list[Finding]:
+    findings = []
+    for key, info in functions.items():
+        if info.context not in ENTRY_CONTEXTS and key not in reached:
+            continue
+        for callee, span in info.calls:
+            target = functions.get(callee)
+            if target is None or target.path == info.path:
+                continue
+            found = _first_op(callee, functions, performs, set())
+            if not found:
+                continue
+            rule, site, chain = found
+            chain = (target.qualname, *chain)
+            context = f"{describe_context('forward', None)}, through `{'` -> `'.join(chain)}`"
+            values = _site_values(site, target.qualname, context)
+            findings.append(from_rule(rule, info.path, span, values, severity=severity_for(rule, "forward", true_half),
+                                      op=canonical_op(site, rule), extra={"context": "forward", "chain": list(chain)}))
+    return findings

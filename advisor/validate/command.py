@@ -1,0 +1,85 @@
+"""`prec-advisor validate`: prove a recommendation with short real training runs.
+
+Importing this module imports no torch/Lightning: the children do.
+Exit codes: 0 every candidate passed, 1 some candidate failed, 2 bad input or
+the baseline could not run.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("script", help="training script that defines the LightningModule")
+    parser.add_argument("--model", metavar="SPEC",
+                        help="the model to run: Name, path.py:Name or module:Name (a class or zero-arg factory)")
+    parser.add_argument("--datamodule", metavar="SPEC", help="a LightningDataModule to train on (module:Name)")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="train on random batches shaped like example_input_array, with random targets")
+    parser.add_argument("--candidates", type=_candidates, metavar="A,B,C",
+                        help="exactly these precisions / bitsandbytes modes (default: the hardware's)")
+    parser.add_argument("--steps", type=_positive(int), default=50, help="measured steps per candidate (50)")
+    parser.add_argument("--warmup", type=_positive(int, zero=True), default=5,
+                        help="steps before timing starts (5)")
+    parser.add_argument("--seed", type=int, default=0, help="seed shared by every candidate (0)")
+    parser.add_argument("--tolerance", type=_positive(float), default=3.0,
+                        help="allowed loss drift from the baseline, in units of its step-to-step noise (3)")
+    parser.add_argument("--timeout", type=_positive(float), default=900.0, help="seconds per candidate run (900)")
+    parser.add_argument("--memory-limit", type=_positive(int), metavar="MIB",
+                        help="cap each run's address space (Linux)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--plot", metavar="FILE.png", help="draw every candidate's loss curve (needs matplotlib)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from advisor.validate import report
+    from advisor.validate.session import ValidationError, validate_candidates
+
+    if not Path(args.script).is_file():
+        return _error(f"{args.script}: no such file")
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        return _error("--plot needs matplotlib: pip install 'prec-advisor[plot]'")
+    try:
+        result = validate_candidates(
+            args.script, args.candidates, model=args.model, datamodule=args.datamodule, synthetic=args.synthetic,
+            steps=args.steps, warmup=args.warmup, seed=args.seed, tolerance=args.tolerance, timeout=args.timeout,
+            memory_limit_bytes=args.memory_limit * 2**20 if args.memory_limit else None,
+            on_progress=report.Progress(),
+        )
+    except ValidationError as exc:
+        return _error(str(exc))
+    print(report.to_json(result) if args.format == "json" else report.table(result))
+    if args.plot:
+        report.plot(result, args.plot)
+    return EXIT_OK if all(c["passed"] for c in result["candidates"]) else EXIT_FAILED
+
+
+def _error(message: str) -> int:
+    print(f"prec-advisor: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _candidates(text: str) -> list[str]:
+    from advisor.validate.candidates import parse_candidates
+    try:
+        return parse_candidates(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(kind, zero: bool = False):
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < 0 or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError(f"must be {'>= 0' if zero else '> 0'}: {text!r}")
+        return value
+    convert.__name__ = kind.__name__
+    return convert
