@@ -16,6 +16,7 @@ from advisor import __version__
 SUBCOMMANDS = {
     "check": ("advisor.check_command", "check training scripts for precision problems"),
     "explain": ("advisor.explain", "print a rule's documentation"),
+    "env": ("advisor.env_command", "show detected hardware and what each precision means on it"),
     "validate": ("advisor.validate.command", "train each candidate precision briefly and compare with fp32"),
 }
 

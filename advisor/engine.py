@@ -65,8 +65,15 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> 
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
         result.error = _error_finding(catalogue, sourcefile.InputError(path, exc.raw_line, f"cannot parse: {message}"))
         return result
-    except RecursionError:
+    except SyntaxError as exc:
+        result.error = _error_finding(catalogue, sourcefile.InputError(path, exc.lineno or 1, f"cannot parse: {exc.msg}"))
+        return result
+    except (RecursionError, MemoryError):
         result.error = _error_finding(catalogue, sourcefile.InputError(path, 1, "cannot parse: nesting too deep"))
+        return result
+    except Exception as exc:  # noqa: BLE001 - one bad file must not cost the user the whole run
+        reason = f"internal error while checking ({type(exc).__name__}: {exc}); please report it"
+        result.error = _error_finding(catalogue, sourcefile.InputError(path, 1, reason.splitlines()[0]))
         return result
     result.facts = facts
     for setting in facts.settings:

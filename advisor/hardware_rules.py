@@ -10,9 +10,10 @@ from typing import Optional, Sequence
 
 from advisor.catalogue import Catalogue
 from advisor.facts import Argument, ModelCensus, PluginCall, Setting, Span
+from advisor.edits import quote_like
 from advisor.findings import Edit, Finding, Fix
 from advisor.hardware import Gpu
-from advisor.recommend import Recommendation, device_count, fits_16bit, sharding
+from advisor.recommend import Recommendation, argument_literal, device_count, fits_16bit, sharding
 
 NON_CUDA_ACCELERATORS = ("cpu", "mps", "tpu", "xla", "hpu", "ipu")
 BNB_FOUR_BIT = ("nf4", "nf4-dq", "fp4", "fp4-dq")
@@ -26,10 +27,9 @@ HALF_SWAP = {
 
 # ---- edits -------------------------------------------------------------------
 
-def _quote(setting: Setting) -> str:
-    """The quote style the call already uses (double by default)."""
-    texts = [a.text for a in setting.arguments.values()] + ([setting.precision.text] if setting.precision else [])
-    return "'" if any(text.startswith("'") for text in texts) else '"'
+def _any_string(setting: Setting) -> str:
+    """A string literal of the call, to copy its quote style (double quotes by default)."""
+    return next((a.text for a in setting.arguments.values() if a.text[:1] in "'\""), "")
 
 
 def _replace(argument: Argument, content: str) -> Edit:
@@ -44,8 +44,8 @@ def _insert_keyword(call_span: Span, arguments: Sequence[Argument], keyword: str
     last = max(arguments, key=lambda a: (a.span.end_line, a.span.end_column))
     at = Span(last.span.end_line, last.span.end_column, last.span.end_line, last.span.end_column)
     if multiline:
-        indent = max(last.span.column - 1 - len(last.name) - 1, 0)  # the column of `name=`
-        return Edit(at, ",\n" + " " * indent + keyword)
+        start = last.arg_span.column if last.arg_span else last.span.column - len(last.name) - 1
+        return Edit(at, ",\n" + " " * max(start - 1, 0) + keyword)
     return Edit(at, ", " + keyword)
 
 
@@ -118,28 +118,27 @@ def _precision_rules(ctx: _Context, setting: Setting) -> None:
     accelerator = (setting.accelerator or "").lower()
     on_gpu = target.kind in ("cuda", "rocm") and accelerator not in NON_CUDA_ACCELERATORS
     static = arg is not None and arg.static
-    quote = _quote(setting)
     for code, swap, applies in (
         ("PRC120", "bf16", target.bf16_native),
         ("PRC121", "fp16", target.kind == "cuda" and not target.bf16_native),
     ):
         better = HALF_SWAP[swap].get(value)
         if on_gpu and applies and better:
-            edits = [_replace(arg, f"{quote}{better}{quote}")] if static else []
+            edits = [_replace(arg, quote_like(arg.text, better))] if static else []
             ctx.report(code, setting, arg.span if arg else setting.span, edits, value=value, better=better,
                        capability=target.capability_text)
     uses_te = (value or "").startswith("transformer-engine") or any(
         call.short_name.startswith("TransformerEnginePrecision") for call in setting.plugin_calls)
-    if uses_te and not (target.kind == "cuda" and target.fp8):
+    if uses_te and accelerator not in NON_CUDA_ACCELERATORS and not (target.kind == "cuda" and target.fp8):
         better = ctx.recommendation.precision if ctx.recommendation else None
-        edits = [_replace(arg, f"{quote}{better}{quote}")] if static and better and value else []
+        edits = [_replace(arg, quote_like(arg.text, better))] if static and better and value else []
         ctx.report("PRC123", setting, arg.span if arg else setting.span, edits, capability=target.capability_text,
                    better=better or "bf16-mixed")
     has_precision_plugin = any("Precision" in call.short_name for call in setting.plugin_calls)
     if (arg is None and setting.kind in ("Trainer", "Fabric") and not setting.has_star_kwargs
             and not has_precision_plugin and target.is_gpu and accelerator != "cpu"):
         better = ctx.recommendation.precision if ctx.recommendation and ctx.recommendation.precision else None
-        keyword = f"precision={quote}{better}{quote}"
+        keyword = f"precision={quote_like(_any_string(setting), better or '')}"
         arguments = list(setting.arguments.values()) + ([setting.plugins_arg] if setting.plugins_arg else [])
         edits = [_insert_keyword(setting.call_span, arguments, keyword, setting.multiline)] if better else []
         ctx.report("PRC122", setting, setting.span, edits, kind=setting.kind, better=better or "a -mixed precision")
@@ -163,8 +162,7 @@ def _bnb_rules(ctx: _Context, setting: Setting, call: PluginCall) -> None:
             ctx.report("PRC306", setting, call.span, detail=detail)
     if mode in ("fp4", "fp4-dq"):
         better = mode.replace("fp4", "nf4")
-        quote = "'" if mode_arg.text.startswith("'") else '"'
-        ctx.report("PRC302", setting, mode_arg.span, [_replace(mode_arg, f"{quote}{better}{quote}")],
+        ctx.report("PRC302", setting, mode_arg.span, [_replace(mode_arg, quote_like(mode_arg.text, better))],
                    mode=mode, better=better)
     if isinstance(mode, str) and mode.startswith("int8"):
         if dtype is not None and dtype not in FP16_NAMES:
@@ -182,8 +180,9 @@ def _bnb_rules(ctx: _Context, setting: Setting, call: PluginCall) -> None:
         ctx.report("PRC308", setting, dtype_arg.span if dtype_arg else call.span, [edit], mode=mode,
                    capability=target.capability_text)
     ignore = call.arguments.get("ignore_modules")
-    if ignore is not None and ignore.static and ignore.value is not None:
-        for problem in _ignore_problems(ignore.value):
+    prefixes = argument_literal(ignore)
+    if isinstance(prefixes, (str, set, list, tuple)):
+        for problem in _ignore_problems(prefixes):
             ctx.report("PRC307", setting, ignore.span, problem=problem)
 
 

@@ -50,9 +50,15 @@ class Outcome:
 
 
 def describe_exception(exc: BaseException) -> str:
-    """`Type: first line of message (at file.py:12)`, pointing at the deepest user frame."""
+    """`Type: first line of message (at file.py:12)`, pointing at the deepest user frame.
+
+    Our own errors meant for the user (class attribute `user_facing = True`)
+    pass through as their message alone.
+    """
     if isinstance(exc, SystemExit):
         return f"user code called sys.exit({exc.code!r})"
+    if getattr(exc, "user_facing", False):
+        return str(exc)
     lines = str(exc).strip().splitlines()
     text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
     where = _user_frame(exc.__traceback__)

@@ -39,6 +39,8 @@ TORCH_MODULE = "torch.nn.modules.module.Module"
 class ModelLoadError(Exception):
     """The model could not be found or built; the message is one line for the user."""
 
+    user_facing = True
+
 
 @dataclass
 class LoadedModel:
@@ -59,12 +61,12 @@ def load_models(script: str, spec: Optional[str] = None, device: Optional[str] =
     """
     if spec:
         obj, module = resolve(script, spec)
-        return [_build(obj, module, device)]
+        return [_build(obj, module, device, spec.rpartition(":")[2])]
     module = import_script(script)
     classes = [obj for obj in vars(module).values() if _defined_in(obj, module) and lightning_framework(obj)]
     if not classes:
         raise ModelLoadError(f"{script}: no LightningModule subclass defined here; name one with --model path.py:Name")
-    return [_build(cls, module, device) for cls in classes]
+    return [_build(cls, module, device, cls.__name__) for cls in classes]
 
 
 def load_model(script: str, spec: Optional[str] = None, device: Optional[str] = None) -> LoadedModel:
@@ -141,8 +143,7 @@ def _add_to_path(folder: Path) -> None:
         sys.path.insert(0, str(folder))
 
 
-def _build(obj, module, device: Optional[str]) -> LoadedModel:
-    name = getattr(obj, "__name__", repr(obj))
+def _build(obj, module, device: Optional[str], name: str) -> LoadedModel:
     is_class = inspect.isclass(obj)
     if is_class and TORCH_MODULE not in _mro(obj):
         raise ModelLoadError(f"{name} is not a torch.nn.Module subclass")

@@ -87,6 +87,17 @@ def describe_context(context: str, reached_from: Optional[str]) -> str:
     return CONTEXT_WORDS.get(context, context)
 
 
+def matched_detail(site: OpSite, rule: Rule) -> str:
+    """`min=1e-16`-style text for the argument a conditional pattern matched on."""
+    for pattern in rule.patterns:
+        if pattern.conditional and pattern_matches(pattern, site):
+            value = _argument(site, pattern)
+            if value is not MISSING and value is not NOT_STATIC:
+                name = pattern.keyword if pattern.keyword in site.keywords else f"argument {pattern.position + 1}"
+                return f"`{name}={value!r}`" if pattern.keyword in site.keywords else f"{name} `{value!r}`"
+    return site.detail or "a constant"
+
+
 def canonical_op(site: OpSite, rule: Rule) -> str:
     for pattern in rule.patterns:
         if pattern.op and pattern_matches(pattern, site):

@@ -14,7 +14,8 @@ from advisor import lightning
 from advisor.catalogue import Catalogue, Rule
 from advisor.facts import FileFacts, FunctionInfo, OpSite
 from advisor.findings import Finding, from_rule
-from advisor.op_rules import canonical_op, describe_context, matching_rules, op_rules_for, severity_for
+from advisor.op_rules import (canonical_op, describe_context, matched_detail, matching_rules, op_rules_for,
+                              severity_for)
 
 ENTRY_CONTEXTS = ("forward", "step")
 
@@ -41,9 +42,9 @@ def _reachability(functions: dict[str, FunctionInfo]) -> dict[str, str]:
     return reached
 
 
-def _site_values(site: OpSite, op: str, context: str) -> dict:
+def _site_values(site: OpSite, rule: Rule, op: str, context: str) -> dict:
     dtype = site.keywords.get("dtype")
-    return {"op": op, "context": context, "detail": site.detail or "a constant", "base": op.rsplit(".", 1)[-1].rstrip("_"),
+    return {"op": op, "context": context, "detail": matched_detail(site, rule), "base": op.rsplit(".", 1)[-1].rstrip("_"),
             "dtype": dtype if isinstance(dtype, str) else "a half dtype"}
 
 
@@ -69,7 +70,7 @@ def op_findings(facts: list[FileFacts], catalogue: Catalogue) -> list[Finding]:
                 if severity is None:
                     continue
                 op = canonical_op(site, rule)
-                values = _site_values(site, op, describe_context(context, reached_from))
+                values = _site_values(site, rule, op, describe_context(context, reached_from))
                 statement = (site.statement_span.end_line,) if site.statement_span else ()
                 findings.append(from_rule(rule, site.path, site.span, values, severity=severity, op=op,
                                           source=site.source, noqa_lines=statement,
@@ -110,7 +111,7 @@ def _chain_findings(functions: dict, reached: dict, performs: dict, true_half: b
             rule, site, chain = found
             chain = (target.qualname, *chain)
             context = f"{describe_context('forward', None)}, through `{'` -> `'.join(chain)}`"
-            values = _site_values(site, target.qualname, context)
+            values = _site_values(site, rule, target.qualname, context)
             findings.append(from_rule(rule, info.path, span, values, severity=severity_for(rule, "forward", true_half),
                                       op=canonical_op(site, rule), extra={"context": "forward", "chain": list(chain)}))
     return findings

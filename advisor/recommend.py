@@ -6,11 +6,12 @@ are explained, with numbers, in docs/hardware.md.
 """
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence, Union
 
-from advisor.facts import ModelCensus, OpSite, Setting
+from advisor.facts import Argument, ModelCensus, OpSite, Setting
 from advisor.hardware import Gpu
 
 GIB = 2**30
@@ -193,15 +194,25 @@ def device_count(text: Optional[str]) -> int:
     return len(items) if ("," in text or "[" in text) and items else 1
 
 
+def argument_literal(argument: Optional[Argument]):
+    """The value of an argument written as a Python literal ({"a", "b"} included), else None."""
+    if argument is None:
+        return None
+    if argument.static:
+        return argument.value
+    try:
+        return ast.literal_eval(argument.text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
 def existing_ignore_modules(settings: Sequence[Setting]) -> tuple:
-    """ignore_modules of a BitsandbytesPrecision already in the code, when static."""
+    """ignore_modules of a BitsandbytesPrecision already in the code, when written literally."""
     for setting in settings:
         for call in setting.plugin_calls:
-            argument = call.arguments.get("ignore_modules")
-            if call.short_name.startswith("BitsandbytesPrecision") and argument and argument.static:
-                value = argument.value
-                if isinstance(value, (set, frozenset, list, tuple)):
-                    return tuple(sorted(str(item) for item in value))
+            value = argument_literal(call.arguments.get("ignore_modules"))
+            if call.short_name.startswith("BitsandbytesPrecision") and isinstance(value, (set, list, tuple)):
+                return tuple(sorted(str(item) for item in value))
     return ()
 
 

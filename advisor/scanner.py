@@ -8,6 +8,7 @@ code base have nothing to say, and positions cost more than the parse.
 """
 from __future__ import annotations
 
+import ast
 import fnmatch
 import re
 import tokenize
@@ -257,9 +258,10 @@ class Scanner(cst.CSTVisitor):
         return None
 
     # -- settings -------------------------------------------------------------------
-    def _argument(self, arg: cst.Arg) -> Argument:
-        value = literal(arg.value, self.scopes.qualify)
-        return Argument(name=arg.keyword.value, text=self.module.code_for_node(arg.value), span=None,
+    def _argument(self, name: str, node) -> Argument:
+        """`node` is a keyword Arg or a dict element: both hold the value in `.value`."""
+        value = literal(node.value, self.scopes.qualify)
+        return Argument(name=name, text=self.module.code_for_node(node.value), span=None,
                         value=None if value is NOT_STATIC else value, static=value is not NOT_STATIC)
 
     def _record_setting(self, kind: str, qualified: str, node: cst.Call) -> None:
@@ -274,7 +276,7 @@ class Scanner(cst.CSTVisitor):
             "\n" in self.module.code_for_node(arg.comma) for arg in list(keywords.values())[:-1]
             if arg.comma is not cst.MaybeSentinel.DEFAULT)
         for name, arg in keywords.items():
-            setting.arguments[name] = self._argument(arg)
+            setting.arguments[name] = self._argument(name, arg)
             self.pending.append((("argument", setting, name), arg.value, arg))
         if "precision" in keywords:
             self._record_precision(setting, keywords["precision"].value)
@@ -295,7 +297,7 @@ class Scanner(cst.CSTVisitor):
             for element in value.elements:
                 if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
                     key = element.key.evaluated_value
-                    pairs[key] = cst.Arg(keyword=cst.Name(key), value=element.value)
+                    pairs[key] = element
             return pairs
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "dict":
             return {a.keyword.value: a for a in value.args if a.keyword is not None}
@@ -337,7 +339,7 @@ class Scanner(cst.CSTVisitor):
             call = PluginCall(name=name, span=None)
             for arg in item.args:
                 if arg.keyword is not None:
-                    call.arguments[arg.keyword.value] = self._argument(arg)
+                    call.arguments[arg.keyword.value] = self._argument(arg.keyword.value, arg)
                     self.pending.append((("plugin-arg", call, arg.keyword.value), arg.value, None))
             setting.plugins.append(name)
             setting.plugin_calls.append(call)
@@ -478,9 +480,14 @@ def _with_span(arg: Argument, where: Span, arg_span: Optional[Span] = None) -> A
 
 
 def scan(path: str, text: str, index: OpIndex) -> FileFacts:
-    """Facts of one file; raises libcst.ParserSyntaxError when it does not parse."""
+    """Facts of one file; raises libcst.ParserSyntaxError or SyntaxError when it does not parse.
+
+    A file without any trigger word has no facts to give; Python's own parser
+    (several times faster than libcst's) still checks that it is valid code.
+    """
     if not index.triggers.search(text):
-        return FileFacts(path=path, noqa={})
+        ast.parse(text, filename=path)
+        return FileFacts(path=path, module=module_name_for(path))
     module = cst.parse_module(text)
     scanner = Scanner(path, module, index)
     module.visit(scanner)

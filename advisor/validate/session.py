@@ -58,7 +58,8 @@ def validate_candidates(
         runs.append(run)
         notify({"event": "done", "candidate": name, "index": len(runs), "count": len(names), "ok": outcome.ok})
         if not runs[1:] and not outcome.ok:
-            raise ValidationError(f"baseline {BASELINE} failed: {outcome.error}")
+            cause = "" if outcome.error_type == "ModelLoadError" else f"baseline {BASELINE} failed: "
+            raise ValidationError(cause + outcome.error)
         if not runs[1:] and candidates is None:
             hardware = run["hardware"]
             names = default_candidates(hardware["device"], hardware["capability"])

@@ -1,0 +1,82 @@
+"""`prec-advisor check`: the static checker's command line."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from advisor import output
+from advisor.catalogue import CatalogueError, load_catalogue
+from advisor.config import FAIL_LEVELS, ConfigError, discover
+from advisor import api
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _codes(text: str) -> tuple:
+    return tuple(code.strip().upper() for code in text.split(",") if code.strip())
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", default=["."], help="files or folders to check; - reads stdin")
+    parser.add_argument("--stdin-filename", help="the name to report for code read from stdin")
+    parser.add_argument("--select", type=_codes, help="codes or prefixes to report (comma-separated; ALL for every rule)")
+    parser.add_argument("--extend-select", type=_codes, help="codes or prefixes to add to the selection")
+    parser.add_argument("--ignore", type=_codes, help="codes or prefixes to drop")
+    parser.add_argument("--exclude", type=lambda s: tuple(p for p in s.split(",") if p), help="globs to skip (replaces the defaults)")
+    parser.add_argument("--extend-exclude", type=lambda s: tuple(p for p in s.split(",") if p), help="globs to skip as well")
+    parser.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    parser.add_argument("--show-source", action="store_true", help="print the offending line under each finding")
+    parser.add_argument("--statistics", action="store_true", help="count findings per rule")
+    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
+    parser.add_argument("--fail-level", choices=FAIL_LEVELS, help="lowest severity that makes the exit status 1")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    parser.add_argument("--config", type=Path, help="pyproject.toml to read instead of the nearest one")
+    parser.add_argument("--no-cache", action="store_true", help="accepted for compatibility: results are not cached")
+    parser.add_argument("--jobs", "-j", type=int, help="worker processes (default: one per CPU)")
+    parser.add_argument("--gpu", help="advise for this GPU (e.g. a100-80gb, t4, h100); see `prec-advisor env`")
+    parser.add_argument("--detect", action="store_true", help="advise for the GPU detected on this machine")
+    parser.add_argument("--devices", type=int, help="number of devices the run uses (for sharded memory estimates)")
+
+
+def _config(args):
+    start = Path(args.paths[0]) if args.paths and args.paths[0] != "-" else Path.cwd()
+    config = discover(start if start.exists() else Path.cwd(), args.config)
+    return config.with_overrides(
+        select=args.select, ignore=args.ignore if args.ignore is None else config.ignore + args.ignore,
+        extend_select=args.extend_select, exclude=args.exclude, fail_level=args.fail_level,
+        extend_exclude=None if args.extend_exclude is None else config.extend_exclude + args.extend_exclude,
+        target_gpu=args.gpu, devices=args.devices,
+    )
+
+
+def run(args) -> int:
+    try:
+        config = _config(args)
+        catalogue = load_catalogue(config.extra_rules)
+    except (ConfigError, CatalogueError) as exc:
+        print(f"prec-advisor: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    stdin = (args.stdin_filename or "-", sys.stdin.read()) if args.paths == ["-"] else None
+    report = api.check(args.paths, config, stdin=stdin, jobs=args.jobs)
+    out = sys.stdout
+    if args.format == "json":
+        output.render_json(report, out)
+    elif args.format == "sarif":
+        output.render_sarif(report, catalogue, out)
+    elif args.format == "github":
+        output.render_github(report, out)
+    else:
+        color = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
+        output.render_text(report, out, color=color, show_source=args.show_source, statistics=args.statistics,
+                           quiet=args.quiet)
+    for finding in report.findings:
+        if finding.code == "PRC001" and args.format != "text":
+            print(f"{finding.path}:{finding.line}: error: {finding.message}", file=sys.stderr)
+    if report.errors:
+        return EXIT_ERROR
+    if report.failed(config.fail_level) and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_OK

@@ -1,0 +1,18 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, cwd=None, stdin=None, env=None):
+    """Run `python -m advisor ...` in a subprocess, like a user's shell would."""
+    return subprocess.run([sys.executable, "-m", "advisor", *map(str, args)], cwd=cwd or ROOT, input=stdin,
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture
+def cli():
+    return run_cli

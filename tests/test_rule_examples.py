@@ -1,0 +1,36 @@
+"""Every rule's own valid and invalid examples, run through the public API."""
+import pytest
+
+from advisor.api import check_text
+from advisor.catalogue import load_catalogue
+from advisor.config import Config
+
+CATALOGUE = load_catalogue()
+
+
+def _cases(kind):
+    for rule in CATALOGUE:
+        for number, example in enumerate(getattr(rule, kind)):
+            yield pytest.param(rule.code, example, id=f"{rule.code}-{kind}-{number}")
+
+
+def _codes(example):
+    options = example.options_dict
+    config = Config().with_overrides(target_gpu=options.get("gpu"))
+    return [f.code for f in check_text(example.code, "example.py", config).findings]
+
+
+@pytest.mark.parametrize("code, example", list(_cases("invalid")))
+def test_invalid_example_is_flagged(code, example):
+    assert code in _codes(example)
+
+
+@pytest.mark.parametrize("code, example", list(_cases("valid")))
+def test_valid_example_is_not_flagged(code, example):
+    assert code not in _codes(example)
+
+
+def test_every_rule_has_both_kinds_of_examples():
+    for rule in CATALOGUE:
+        assert rule.invalid, f"{rule.code} has no invalid example"
+        assert rule.valid, f"{rule.code} has no valid example"
