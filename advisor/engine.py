@@ -85,7 +85,8 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> 
 def _unknown_noqa(facts: FileFacts, catalogue: Catalogue) -> list[Finding]:
     findings = []
     for line, codes in sorted(facts.noqa.items()):
-        unknown = sorted(c for c in codes or () if c.startswith("PRC") and c not in catalogue.rules)
+        unknown = sorted(c for c in codes or () if c.startswith("PRC")
+                         and not any(known.startswith(c) for known in catalogue.rules))
         if unknown:
             findings.append(from_rule(catalogue["PRC002"], facts.path, Span(line, 1, line, 1),
                                       {"codes": ", ".join(unknown)}))

@@ -33,10 +33,11 @@ def _fmt(value, suffix="") -> str:
 
 def _device_text(report: dict) -> list:
     device, rec = report["device"], report["recommendation"]
-    capability = device["compute_capability"] or device["arch"] or "-"
+    capability = device["compute_capability"] and f"compute capability {device['compute_capability']}, "
+    arch = device["arch"] and f"{device['arch']}, "
     lines = [
         f"{device['name']}  [{device['key']}]",
-        f"  compute capability {capability}, memory {_fmt(device['memory_gib'], ' GiB')}, "
+        f"  {capability or arch or ''}memory {_fmt(device['memory_gib'], ' GiB')}, "
         f"native bf16: {'yes' if device['bf16_native'] else 'no'}, FP8 (TE): {'yes' if device['fp8'] else 'no'}, "
         f"bitsandbytes int8 fast path: {'yes' if device['bnb_fast_int8'] else 'no'}",
         f"  {'mode':<19}{'support':<12}{'TFLOPS':>8}{'x fp32':>8}{'GiB/1B weights':>16}{'GiB/1B train':>14}  note",
