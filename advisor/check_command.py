@@ -52,6 +52,17 @@ def _config(args):
     )
 
 
+def _target(args, config):
+    """The GPU to advise for: --gpu / target-gpu by name, or --detect on this machine."""
+    if config.target_gpu:
+        from advisor.hardware import lookup
+        return lookup(config.target_gpu)
+    if args.detect:
+        from advisor.detect import detect
+        return detect().target()
+    return None
+
+
 def run(args) -> int:
     try:
         config = _config(args)
@@ -59,8 +70,13 @@ def run(args) -> int:
     except (ConfigError, CatalogueError) as exc:
         print(f"prec-advisor: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    try:
+        target = _target(args, config)
+    except ValueError as exc:  # hardware.UnknownGpu names the closest known GPUs
+        print(f"prec-advisor: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     stdin = (args.stdin_filename or "-", sys.stdin.read()) if args.paths == ["-"] else None
-    report = api.check(args.paths, config, stdin=stdin, jobs=args.jobs)
+    report = api.check(args.paths, config, stdin=stdin, jobs=args.jobs, target=target)
     out = sys.stdout
     if args.format == "json":
         output.render_json(report, out)

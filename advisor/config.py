@@ -39,7 +39,7 @@ class Config:
     extend_exclude: tuple = ()
     extra_rules: tuple = ()  # absolute paths of the user's rule files
     target_gpu: Optional[str] = None
-    devices: int = 1
+    devices: Optional[int] = None  # devices the training run uses; default: what the Trainer says
     fail_level: str = "info"
     root: Optional[Path] = None  # folder of the pyproject.toml the config came from
     source: Optional[str] = None

@@ -57,7 +57,13 @@ def remove_keyword(text: str, setting: Setting, name: str) -> Optional[Edit]:
         end = index.offset(nxt.line, nxt.column)
     elif position > 0:
         prev = order[position - 1].arg_span
-        start = index.offset(prev.end_line, prev.end_column)
+        line_start = text.rfind("\n", 0, start) + 1
+        if prev.end_line < target.arg_span.line and not text[line_start:start].strip():
+            # the last argument has its own line: drop that line, keep the comments above it
+            rest = re.match(r"[ \t]*,?[ \t]*(#[^\r\n]*)?(\r\n|\r|\n)?", text[end:])
+            start, end = line_start, end + rest.end()
+        else:
+            start = index.offset(prev.end_line, prev.end_column)
     else:
         trailing = re.match(r"\s*,", text[end:])
         end += trailing.end() if trailing else 0

@@ -146,12 +146,13 @@ def _suppressed(finding: Finding, noqa: dict) -> bool:
     return False
 
 
-def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, extra_findings=()) -> Report:
+def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, index: OpIndex,
+             extra_findings=()) -> Report:
     """Project-wide rules, then selection and noqa; findings sorted like ruff."""
     report = Report(files_checked=len(results))
     facts = [r.facts for r in results if r.facts is not None]
     findings = [f for r in results for f in r.findings] + [r.error for r in results if r.error]
-    findings += op_findings(facts, catalogue)
+    findings += op_findings(facts, catalogue, index)
     findings += list(extra_findings)
     noqa = {f.path: f.noqa for f in facts}
     report.findings = sorted((f for f in findings if _selected(f.code, config, f.path)

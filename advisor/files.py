@@ -10,13 +10,20 @@ SOURCE_SUFFIXES = (".py", ".pyi")
 
 
 def _excluded(path: Path, patterns: tuple, root: Path) -> bool:
-    name = path.name
+    """A pattern without a slash matches a file or folder name met during the walk;
+    one with a slash matches the path relative to the config's folder."""
     try:
         relative = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
-        relative = path.as_posix()
-    return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(relative, p) or
-               fnmatch.fnmatchcase(relative, p.rstrip("/") + "/*") for p in patterns)
+        relative = None
+    for pattern in patterns:
+        if "/" not in pattern.rstrip("/"):
+            if fnmatch.fnmatchcase(path.name, pattern.rstrip("/")):
+                return True
+        elif relative is not None and (fnmatch.fnmatchcase(relative, pattern.rstrip("/"))
+                                       or fnmatch.fnmatchcase(relative, pattern.rstrip("/") + "/*")):
+            return True
+    return False
 
 
 def collect(paths: list[str], patterns: tuple, root: Path) -> Iterator[Path]:

@@ -171,7 +171,8 @@ def _read_outcome(returncode, result: Path, output: Path, timed_out, timeout, me
         data = json.loads(result.read_text())
         if data["ok"]:
             return Outcome(True, value=data["value"], returncode=returncode, output_tail=tail)
-        return Outcome(False, error=data["error"], error_type=data["error_type"], returncode=returncode, output_tail=tail)
+        return Outcome(False, error=data["error"], error_type=data["error_type"], returncode=returncode,
+                       output_tail=tail)
     if returncode is not None and returncode < 0:
         name = signal.Signals(-returncode).name
         hint = " (out of memory?)" if name == "SIGKILL" else ""
@@ -195,11 +196,12 @@ def _child_main(request_path: str) -> None:
     try:
         module_name, func_name = request["target"].split(":")
         value = getattr(importlib.import_module(module_name), func_name)(request["payload"])
-        data = {"ok": True, "value": value}
-        text = json.dumps(data)
+        text = json.dumps({"ok": True, "value": value})
     except BaseException as exc:  # noqa: BLE001 - user code may raise anything, SystemExit included
         text = json.dumps({"ok": False, "error": describe_exception(exc), "error_type": type(exc).__name__})
-    Path(request["result"]).write_text(text)
+    partial = request["result"] + ".partial"
+    Path(partial).write_text(text)
+    os.replace(partial, request["result"])  # a child killed mid-write leaves no half-read result
     sys.stdout.flush()
     os._exit(0)  # skip interpreter teardown: user atexit hooks and stuck threads must not hang us
 

@@ -14,6 +14,7 @@ from advisor import lightning
 from advisor.catalogue import Catalogue, Rule
 from advisor.facts import FileFacts, FunctionInfo, OpSite
 from advisor.findings import Finding, from_rule
+from advisor.scanner import OpIndex, locate_call
 from advisor.op_rules import (canonical_op, describe_context, matched_detail, matching_rules, op_rules_for,
                               severity_for)
 
@@ -48,7 +49,7 @@ def _site_values(site: OpSite, rule: Rule, op: str, context: str) -> dict:
             "dtype": dtype if isinstance(dtype, str) else "a half dtype"}
 
 
-def op_findings(facts: list[FileFacts], catalogue: Catalogue) -> list[Finding]:
+def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex) -> list[Finding]:
     true_half, fp16_possible = _precision_profile(facts)
     rules = op_rules_for(catalogue, fp16_possible)
     functions = {f"{info.module}.{name}": info for f in facts for name, info in f.functions.items()}
@@ -75,7 +76,7 @@ def op_findings(facts: list[FileFacts], catalogue: Catalogue) -> list[Finding]:
                 findings.append(from_rule(rule, site.path, site.span, values, severity=severity, op=op,
                                           source=site.source, noqa_lines=statement,
                                           extra={"context": context}))
-    findings += _chain_findings(functions, reached, performs, true_half)
+    findings += _chain_findings(functions, reached, performs, true_half, index)
     return findings
 
 
@@ -96,17 +97,18 @@ def _first_op(key: str, functions: dict, performs: dict, seen: set) -> Optional[
     return None
 
 
-def _chain_findings(functions: dict, reached: dict, performs: dict, true_half: bool) -> list[Finding]:
+def _chain_findings(functions: dict, reached: dict, performs: dict, true_half: bool, index: OpIndex) -> list[Finding]:
     findings = []
     for key, info in functions.items():
         if info.context not in ENTRY_CONTEXTS and key not in reached:
             continue
-        for callee, span in info.calls:
+        for callee, _ in info.calls:
             target = functions.get(callee)
             if target is None or target.path == info.path:
                 continue
             found = _first_op(callee, functions, performs, set())
-            if not found:
+            span = locate_call(info.path, info.qualname, callee, index) if found else None
+            if span is None:
                 continue
             rule, site, chain = found
             chain = (target.qualname, *chain)

@@ -228,24 +228,27 @@ def choose_precision(gpu: Gpu, strategy: Optional[str] = None) -> tuple:
     """(precision, reasons) from the device alone: capability first, never is_bf16_supported()."""
     fp32 = gpu.tflops.get("fp32")
 
-    def rates(rate):
+    def rates(key):
+        rate = gpu.tflops.get(key)
         return f" ({rate:g} vs {fp32:g} TFLOPS dense in fp32)" if rate and fp32 else ""
 
     if gpu.kind == "cpu":
         if gpu.bf16_native:
-            return "bf16-mixed", [f"{gpu.name}: the CPU has native bf16 (AVX512-BF16 or AMX), so bf16 autocast speeds up matmuls"]
-        return "32-true", [f"{gpu.name}: no native bf16 on this CPU (no avx512_bf16/amx_bf16 flag), and fp16 autocast does not "
-                           "exist on CPU (Lightning turns 16-mixed into bf16-mixed): stay in 32-true"]
+            return "bf16-mixed", [f"{gpu.name}: the CPU has native bf16 (AVX512-BF16 or AMX), "
+                                  "so bf16 autocast speeds up matmuls"]
+        return "32-true", [f"{gpu.name}: no native bf16 on this CPU (no avx512_bf16/amx_bf16 flag), and fp16 "
+                           "autocast does not exist on CPU (Lightning turns 16-mixed into bf16-mixed): stay in 32-true"]
     if gpu.kind == "mps":
         return "16-mixed", ["Apple GPUs run fp16 natively; bf16 on MPS needs macOS 14. Mixed precision on MPS needs "
                             "Lightning >= 2.6.0 (Trainer) or >= 2.5.2 (Fabric): older versions silently stay in fp32"]
     if gpu.bf16_native:
-        where = f"compute capability {gpu.capability_text}" if gpu.compute_capability else f"{gpu.capability_text} (ROCm)"
-        return "bf16-mixed", [f"{gpu.name} ({where}) has native bf16{rates(gpu.tflops.get('bf16'))}: as fast as fp16, no GradScaler "
+        where = f"compute capability {gpu.capability_text}" if gpu.compute_capability else f"{gpu.capability_text}, ROCm"
+        return "bf16-mixed", [f"{gpu.name} ({where}) has native bf16{rates('bf16')}: as fast as fp16, no GradScaler "
                               "needed, and fp32's exponent range, so no overflow or underflow"]
-    reasons = [f"{gpu.name} (compute capability {gpu.capability_text}) has no bf16 tensor cores: bf16 is emulated and slow "
-               f"there although torch.cuda.is_bf16_supported() says True; fp16 with a GradScaler is the fast path{rates(gpu.tflops.get('fp16'))}"]
-    if "model_parallel" in (strategy or "").lower() or "modelparallel" in (strategy or "").lower():
+    reasons = [f"{gpu.name} (compute capability {gpu.capability_text}) has no bf16 tensor cores: bf16 is emulated "
+               "and slow there although torch.cuda.is_bf16_supported() says True; fp16 with a GradScaler is the "
+               f"fast path{rates('fp16')}"]
+    if re.search(r"model_?parallel", (strategy or "").lower()):
         return "32-true", reasons + ["ModelParallelStrategy rejects 16-mixed, and bf16 is emulated here: stay in 32-true"]
     return "16-mixed", reasons
 

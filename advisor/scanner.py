@@ -32,10 +32,37 @@ MODULE_BASES = ("torch.nn.Module", "torch.nn.modules.module.Module")
 FUNCTION_BASES = ("torch.autograd.Function", "torch.autograd.function.Function")
 DATA_BASE_SUFFIXES = ("Dataset", "IterableDataset", "DataModule", "LightningDataModule", "BaseTransform",
                       "DataLoader", "Sampler")
-SETTING_WORDS = ("precision", "Precision", "amp_backend", "amp_level")
+# Regexes for files worth a full parse beyond the op patterns: settings and PRC noqa comments.
+SETTING_TRIGGERS = (r"[pP]recision", r"\bamp_(?:backend|level)\b", r"noqa:[^\n]*PRC")
 NOQA_RE = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 FP32_METHODS = ("float", "double")
+# Calls into these packages are never project helpers: no call edge is kept for them.
+EXTERNAL_ROOTS = frozenset({"torch", "numpy", "lightning", "pytorch_lightning", "lightning_fabric", "torch_scatter",
+                            "torch_geometric", "torch_sparse", "torch_cluster", "math", "os", "sys", "typing",
+                            "functools", "itertools", "collections", "logging", "warnings", "builtins"})
 INT_METHODS = ("long", "int", "bool", "short")
+
+
+NUMBER_ABOVE_FP16 = r"\d[eE]\+?[5-9]|\d[eE]\+?\d\d|finfo|\d{6,}"  # 1e5.., 1e10.., finfo(...), 100000..
+NUMBER_BELOW_FP16 = r"\d[eE]-(?:[89]|\d\d)"  # 1e-8, 1e-12, ...
+
+
+def _trigger(pattern) -> Optional[str]:
+    """The cheapest text a file must contain for this pattern to possibly match."""
+    if pattern.above is not None:
+        return NUMBER_ABOVE_FP16
+    if pattern.below is not None:
+        return NUMBER_BELOW_FP16
+    if pattern.within:
+        return "|".join(rf"\b{re.escape(str(v).rsplit('.', 1)[-1])}\b" for v in pattern.within)
+    if pattern.aten:
+        return None  # graph-only pattern
+    target = pattern.subclass or pattern.target
+    last = target.rsplit(".", 1)[-1]
+    if "*" in target:  # torch.linalg.* -> linalg; segment_*_csr -> segment_
+        fragment = [p for p in target.split("*", 1)[0].split(".") if p][-1]
+        return rf"\b{re.escape(fragment)}"
+    return rf"\b{re.escape(last)}\b"
 
 
 @dataclass
@@ -52,21 +79,19 @@ class OpIndex:
     @classmethod
     def build(cls, catalogue: Catalogue, extra_triggers=()) -> "OpIndex":
         index = cls(aliases=dict(catalogue.aliases))
-        words = set(SETTING_WORDS) | set(extra_triggers)
+        regexes = set(SETTING_TRIGGERS) | {rf"\b{re.escape(word)}\b" for word in extra_triggers}
         for rule in catalogue.op_rules():
             for pattern in rule.patterns:
                 name = pattern.function or pattern.module
                 if name:
                     (index.function_globs.append(name) if "*" in name else index.functions.add(name))
-                    words.add(name.rsplit(".", 1)[-1].replace("*", "") or name.split(".")[0])
                 elif pattern.subclass:
                     index.subclass_methods.setdefault(pattern.subclass, set()).add(pattern.method or "")
-                    words.add(pattern.subclass.rsplit(".", 1)[-1])
                 elif pattern.method:
                     index.methods.add(pattern.method)
-                    words.add(pattern.method)
-        words.discard("")
-        index.triggers = re.compile("|".join(sorted(map(re.escape, words), key=len, reverse=True)))
+                regexes.add(_trigger(pattern))
+        regexes.discard(None)
+        index.triggers = re.compile("|".join(sorted(regexes)))
         return index
 
     def matches_function(self, qualified: str) -> bool:
@@ -110,7 +135,7 @@ def noqa_lines(text: str) -> dict:
 
 
 class Scanner(cst.CSTVisitor):
-    def __init__(self, path: str, module: cst.Module, index: OpIndex):
+    def __init__(self, path: str, module: cst.Module, index: OpIndex, locate_calls: bool = False):
         self.path = path
         self.module = module
         self.index = index
@@ -123,7 +148,8 @@ class Scanner(cst.CSTVisitor):
         self.facts = FileFacts(path=path, module=self.module_name)
         self.pending: list[tuple[object, cst.CSTNode, Optional[cst.CSTNode]]] = []  # (fact, node, statement)
         self.statements: list[cst.CSTNode] = []
-        self.call_edges: list[tuple[FunctionInfo, str, cst.Call]] = []
+        self.locate_calls = locate_calls
+        self.call_spans: dict[tuple[str, str], Span] = {}
 
     # -- scopes ---------------------------------------------------------------
     def visit_Import(self, node: cst.Import) -> None:
@@ -238,8 +264,10 @@ class Scanner(cst.CSTVisitor):
         self._record_op(node, qualified)
         if self.functions:
             callee = qualified or self._local_callee(node.func)
-            if callee:
-                self.call_edges.append((self.functions[-1].info, callee, node))
+            if callee and callee.split(".")[0] not in EXTERNAL_ROOTS:
+                self.functions[-1].info.calls.append((callee, None))  # located later, only if reported
+                if self.locate_calls:
+                    self.pending.append((("call", self.functions[-1].qualname, callee), node, None))
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Add) and self.index.matches_function("operator.add"):
@@ -433,18 +461,15 @@ class Scanner(cst.CSTVisitor):
     # -- positions ------------------------------------------------------------------------
     def finish(self) -> FileFacts:
         """Resolve positions for what was recorded (skipped when nothing was)."""
-        if self.pending or self.call_edges:
+        if self.pending:
             positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
             span = lambda node: _span(positions[node])  # noqa: E731
             for fact, node, statement in self.pending:
                 self._place(fact, span(node), span(statement) if statement is not None else None)
-            for info, callee, node in self.call_edges:
-                info.calls.append((callee, span(node)))
         self.facts.noqa = noqa_lines(self.module.code)
         return self.facts
 
-    @staticmethod
-    def _place(fact, where: Span, statement: Optional[Span]) -> None:
+    def _place(self, fact, where: Span, statement: Optional[Span]) -> None:
         if isinstance(fact, Setting):
             fact.span = where
             fact.call_span = statement or where  # for settings, the "statement" is the whole call
@@ -455,7 +480,9 @@ class Scanner(cst.CSTVisitor):
             fact.span = where
         else:
             tag, owner, key = fact
-            if tag == "argument":
+            if tag == "call":
+                self.call_spans.setdefault((owner, key), where)
+            elif tag == "argument":
                 arg = owner.arguments[key]
                 owner.arguments[key] = _with_span(arg, where, statement)
                 if key == "precision":
@@ -492,3 +519,18 @@ def scan(path: str, text: str, index: OpIndex) -> FileFacts:
     scanner = Scanner(path, module, index)
     module.visit(scanner)
     return scanner.finish()
+
+
+def locate_call(path: str, function: str, callee: str, index: OpIndex) -> Optional[Span]:
+    """Where `function` (a qualname in `path`) first calls `callee`: a second, positioned
+    scan of one file, paid only when a cross-file chain is actually reported."""
+    from advisor import sourcefile
+    from pathlib import Path
+    try:
+        module = cst.parse_module(sourcefile.read(Path(path)).text)
+    except (sourcefile.InputError, cst.ParserSyntaxError):
+        return None
+    scanner = Scanner(path, module, index, locate_calls=True)
+    module.visit(scanner)
+    scanner.finish()
+    return scanner.call_spans.get((function, callee))

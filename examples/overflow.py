@@ -38,8 +38,8 @@ class EnergyRegressor(pl.LightningModule):
     def train_dataloader(self):
         generator = torch.Generator().manual_seed(0)
         x = 300.0 * torch.randn(self.hparams.samples, self.hparams.features, generator=generator)
-        y = torch.log1p(x.pow(2).sum(dim=-1, keepdim=True)) + 0.05 * torch.randn(self.hparams.samples, 1,
-                                                                                generator=generator)
+        noise = 0.05 * torch.randn(self.hparams.samples, 1, generator=generator)
+        y = torch.log1p(x.pow(2).sum(dim=-1, keepdim=True)) + noise
         return DataLoader(TensorDataset(x, y), batch_size=self.hparams.batch_size, shuffle=True)
 
 

@@ -1,4 +1,6 @@
 """The hardware table and the names that pick its rows."""
+from pathlib import Path
+
 import pytest
 
 from advisor import hardware
@@ -102,3 +104,9 @@ def test_cpu_rows():
     assert hardware.cpu(True, "Xeon", 64).bf16_native
     assert not hardware.cpu(False).bf16_native
     assert hardware.cpu(False, "", 8).memory_gib == 8
+
+
+def test_docs_list_every_row():
+    doc = (Path(__file__).parent.parent / "docs" / "hardware.md").read_text(encoding="utf-8")
+    for gpu in table():
+        assert f"`{gpu.key}`" in doc and gpu.source in doc, gpu.key

@@ -107,7 +107,8 @@ def test_errors_name_the_model_and_cause(tmp_path, spec, message):
 def test_script_errors(tmp_path):
     with pytest.raises(ModelLoadError, match="no LightningModule subclass defined here"):
         load_models(write(tmp_path, "empty_script.py", "x = 1\n"))
-    with pytest.raises(ModelLoadError, match=r"importing failed: ZeroDivisionError: division by zero \(at broken_script.py:2\)"):
+    broken = r"importing failed: ZeroDivisionError: division by zero \(at broken_script.py:2\)"
+    with pytest.raises(ModelLoadError, match=broken):
         import_script(write(tmp_path, "broken_script.py", "y = 2\nx = 1 / 0\n"))
     with pytest.raises(ModelLoadError, match="no such file"):
         import_script(str(tmp_path / "absent.py"))

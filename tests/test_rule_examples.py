@@ -4,6 +4,8 @@ import pytest
 from advisor.api import check_text
 from advisor.catalogue import load_catalogue
 from advisor.config import Config
+from advisor.facts import ModelCensus
+from advisor.hardware import lookup
 
 CATALOGUE = load_catalogue()
 
@@ -15,9 +17,13 @@ def _cases(kind):
 
 
 def _codes(example):
+    """Findings of an example; its options name a target GPU and, for census rules, a model size."""
     options = example.options_dict
-    config = Config().with_overrides(target_gpu=options.get("gpu"))
-    return [f.code for f in check_text(example.code, "example.py", config).findings]
+    target = lookup(options["gpu"]) if "gpu" in options else None
+    census = None
+    if "params" in options:
+        census = ModelCensus("example", options["params"], options["params"], options.get("linear_params", 0))
+    return [f.code for f in check_text(example.code, "example.py", Config(), target=target, census=census).findings]
 
 
 @pytest.mark.parametrize("code, example", list(_cases("invalid")))

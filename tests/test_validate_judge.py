@@ -71,7 +71,8 @@ def test_default_candidates_by_hardware():
     assert default_candidates("cuda", (9, 0)) == ["32-true", "bf16-mixed", "16-mixed", "bf16-true"]
     assert default_candidates("cuda", (7, 5)) == ["32-true", "16-mixed", "16-true"]
     assert default_candidates("cpu", None) == ["32-true", "bf16-mixed", "bf16-true"]
-    assert default_candidates("cuda", (8, 0), extra=["nf4"]) == ["32-true", "nf4", "bf16-mixed", "16-mixed", "bf16-true"]
+    with_nf4 = ["32-true", "nf4", "bf16-mixed", "16-mixed", "bf16-true"]
+    assert default_candidates("cuda", (8, 0), extra=["nf4"]) == with_nf4
 
 
 def test_parse_candidates():

@@ -51,7 +51,8 @@ def judge(baseline: Sequence[float], run: dict, tolerance: float = DEFAULT_TOLER
     if not losses:
         return {**verdict, "reason": "no loss recorded (training_step returned no loss)"}
     if bad:
-        return {**verdict, "reason": f"loss not finite at {len(bad)} of {len(losses)} steps, first at step {bad[0] + 1}"}
+        return {**verdict, "reason": f"loss not finite at {len(bad)} of {len(losses)} steps, "
+                                     f"first at step {bad[0] + 1}"}
     skips = run.get("skipped_steps") or 0
     if skips > allowed_skips(len(losses)):
         return {**verdict, "reason": f"GradScaler skipped {skips} of {len(losses)} steps "

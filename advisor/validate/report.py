@@ -22,7 +22,8 @@ def table(report: dict) -> str:
     device = hardware["device"] + (f" {tuple(hardware['capability'])}" if hardware.get("capability") else "")
     lines = [f"validate {report['script']}: {report['model']} on {device} ({hardware['name']}), "
              f"{report['steps']} steps after {report['warmup']} warm-up, seed {report['seed']}"]
-    header = ("precision", "result", "last loss", "drift", "nan", "skipped", "step ms", "samples/s", "peak mem", "reason")
+    header = ("precision", "result", "last loss", "drift", "nan", "skipped", "step ms", "samples/s", "peak mem",
+              "reason")
     rows = [header] + [_row(c) for c in report["candidates"]]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows]
@@ -43,7 +44,7 @@ def _row(c: dict) -> tuple:
         result += f" (ran {c['effective_precision']})"
     return (
         c["precision"], result,
-        f"{losses[-1]:.4g}" if losses else "-",
+        _loss(losses[-1]) if losses else "-",
         f"{c['deviation']:.2f}" if c.get("deviation") is not None and c["reason"] != "baseline" else "-",
         str(c["nan"]), str(c.get("skipped_steps") or 0),
         f"{c['step_time_s'] * 1e3:.2f}" if c.get("step_time_s") else "-",
@@ -51,6 +52,11 @@ def _row(c: dict) -> tuple:
         _mib(c.get("peak_memory_bytes")),
         "" if c["reason"] == "baseline" else c["reason"],
     )
+
+
+def _loss(value: Optional[float]) -> str:
+    """A loss for the table; None is how JSON carries a non-finite one."""
+    return "nan" if value is None else f"{value:.4g}"
 
 
 def _mib(value: Optional[int]) -> str:

@@ -1,0 +1,453 @@
+"""PRC4xx: plain PyTorch AMP, Hugging Face and Accelerate precision mistakes.
+
+These rules read a training loop's structure (what runs inside an autocast
+block, whether a GradScaler exists, the order of backward, unscale_ and
+clipping), which the op patterns cannot express, so one small libcst visitor
+records it. It runs only on files the trigger words hit. Rules that need a
+target GPU are kept as facts (`AmpFacts`) and judged by
+`ecosystem_target_findings` once the target is known.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from advisor.catalogue import Catalogue, load_catalogue
+from advisor.edits import quote_like
+from advisor.facts import Span
+from advisor.findings import Edit, Finding, Fix, from_rule
+from advisor.imports import Scopes, dotted, module_name_for
+from advisor.values import literal
+
+# Words the engine adds to the scanner's pre-filter, so that noqa comments are read in these files too.
+TRIGGERS = ("autocast", "GradScaler", "custom_fwd", "custom_bwd", ".scale(", ".half()", "float16",
+            "TrainingArguments", "mixed_precision")
+TRIGGER_RE = re.compile("|".join(map(re.escape, TRIGGERS)))
+
+AUTOCASTS = {  # qualified name -> (device, or None when it is the first argument; names of positional args)
+    "torch.autocast": (None, ("device_type", "dtype", "enabled", "cache_enabled")),
+    "torch.amp.autocast": (None, ("device_type", "dtype", "enabled", "cache_enabled")),
+    "torch.amp.autocast_mode.autocast": (None, ("device_type", "dtype", "enabled", "cache_enabled")),
+    "torch.cuda.amp.autocast": ("cuda", ("enabled", "dtype", "cache_enabled")),
+    "torch.cpu.amp.autocast": ("cpu", ("enabled", "dtype", "cache_enabled")),
+}
+DEFAULT_DTYPES = {"cuda": "float16", "cpu": "bfloat16"}
+DEPRECATED = {  # deprecated name -> (device, how the device is passed to the torch.amp replacement)
+    "torch.cuda.amp.autocast": ("cuda", "positional"),
+    "torch.cpu.amp.autocast": ("cpu", "positional"),
+    "torch.cuda.amp.GradScaler": ("cuda", "positional"),
+    "torch.cuda.amp.custom_fwd": ("cuda", "keyword"),
+    "torch.cuda.amp.custom_bwd": ("cuda", "keyword"),
+}
+SCALERS = ("GradScaler", "ShardedGradScaler")
+HALF_DTYPES = {"torch.float16": "float16", "torch.half": "float16", "torch.bfloat16": "bfloat16"}
+CLIPS = ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_", "torch.nn.utils.clip_grad.clip_grad_norm_",
+         "torch.nn.utils.clip_grad.clip_grad_value_")
+BACKWARDS = ("torch.autograd.backward", "torch.autograd.grad")
+OPTIMIZER_EPS = {"Adam": 1e-8, "AdamW": 1e-8, "Adamax": 1e-8, "NAdam": 1e-8, "RAdam": 1e-8, "RMSprop": 1e-8,
+                 "Adagrad": 1e-10}
+FP16_TINY = 6e-8  # fp16's smallest subnormal is 5.96e-8: a smaller eps rounds to 0
+SAFE_EPS = "1e-4"
+HF_ARGUMENTS = ("transformers.TrainingArguments", "transformers.Seq2SeqTrainingArguments",
+                "transformers.training_args.TrainingArguments", "trl.SFTConfig", "trl.DPOConfig")
+ACCELERATORS = ("accelerate.Accelerator", "accelerate.accelerator.Accelerator")
+
+
+@dataclass
+class TargetSite:
+    """An fp16 choice (autocast dtype, HF `fp16=True`, Accelerate "fp16") that bf16 GPUs do not need."""
+
+    code: str
+    span: Span
+    values: dict
+    edits: tuple = ()
+    noqa_lines: tuple = ()
+
+
+@dataclass
+class AmpFacts:
+    """What a file's AMP code leaves for the target-dependent rules."""
+
+    path: str
+    target_sites: list = field(default_factory=list)
+
+
+@dataclass
+class _Autocast:
+    node: cst.Call
+    device: Optional[str]  # "cuda", "cpu"... or None when not static
+    dtype: Optional[str]  # "float16" | "bfloat16" | None when not static
+    dtype_arg: Optional[cst.Arg]
+
+
+class _Visitor(cst.CSTVisitor):
+    """Records the AMP facts of one file in source order; positions are resolved later."""
+
+    def __init__(self, path: str):
+        self.scopes = Scopes(module_name_for(path), {})
+        self.torch_alias: Optional[str] = None
+        self.uses_lightning = False
+        self.active: list[_Autocast] = []  # enclosing autocast blocks
+        self.autocasts: list[_Autocast] = []
+        self.scalers: list[cst.Call] = []
+        self.backwards: list[tuple[cst.Call, bool]] = []  # (call, inside autocast)
+        self.deprecated: list[tuple[cst.CSTNode, str, Optional[cst.Call]]] = []  # (node, name, call or None)
+        self.half_casts: list[tuple[cst.Call, str, bool]] = []  # (call, receiver text, fp16)
+        self.called_in_autocast: set = set()
+        # per function, in source order: ("scaled", scaler) ("unscale", scaler) ("step", scaler, opt) ("clip", call, statement)
+        self.events: list[list] = [[]]  # the module's, then the open functions'
+        self.function_events: list[list] = []  # of the functions already left
+        self.optimizers: list[tuple[cst.Call, str, Optional[cst.Arg]]] = []
+        self.true_fp16 = False
+        self.hf: list[tuple[cst.Call, cst.Arg]] = []
+        self.accelerate: list[tuple[cst.Call, cst.Arg]] = []
+        self.statements: list[cst.CSTNode] = []
+        self.statement_of: dict = {}
+
+    # -- names and scopes ------------------------------------------------------
+    def visit_Import(self, node: cst.Import) -> None:
+        self.scopes.add_import(node)
+        for alias in node.names:
+            name = dotted(alias.name) or ""
+            if name == "torch":
+                self.torch_alias = alias.asname.name.value if alias.asname else "torch"
+            self.uses_lightning |= name.split(".")[0] in ("lightning", "pytorch_lightning")
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self.scopes.add_import_from(node)
+        module = dotted(node.module) if node.module else ""
+        self.uses_lightning |= (module or "").split(".")[0] in ("lightning", "pytorch_lightning")
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.scopes.push()
+        self.events.append([])
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.scopes.pop()
+        self.function_events.append(self.events.pop())
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.statements.append(node)
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self.statements.pop()
+
+    # -- autocast blocks -----------------------------------------------------------
+    def _autocast(self, call: cst.Call) -> Optional[_Autocast]:
+        qualified = self.scopes.qualify(call.func)
+        if qualified not in AUTOCASTS:
+            return None
+        device, names = AUTOCASTS[qualified]
+        args = {}
+        for position, arg in enumerate(a for a in call.args if a.keyword is None and not a.star):
+            if position < len(names):
+                args[names[position]] = arg
+        args.update({a.keyword.value: a for a in call.args if a.keyword is not None})
+        if "enabled" in args and literal(args["enabled"].value, self.scopes.qualify) is False:
+            return None  # a disabled region is where fp32 code belongs
+        if device is None:
+            value = literal(args["device_type"].value, self.scopes.qualify) if "device_type" in args else None
+            device = value if isinstance(value, str) else None
+        dtype_arg = args.get("dtype")
+        if dtype_arg is None:
+            dtype = DEFAULT_DTYPES.get(device)
+        else:
+            dtype = HALF_DTYPES.get(self.scopes.qualify(dtype_arg.value) or "")
+        return _Autocast(call, device, dtype, dtype_arg)
+
+    def visit_With(self, node: cst.With) -> None:
+        blocks = [self._autocast(item.item) for item in node.items if isinstance(item.item, cst.Call)]
+        blocks = [b for b in blocks if b is not None]
+        self.autocasts.extend(blocks)
+        self.active.append(blocks[-1] if blocks else None)
+
+    def leave_With(self, original_node: cst.With) -> None:
+        self.active.pop()
+
+    def _in_autocast(self) -> bool:
+        return any(block is not None for block in self.active)
+
+    # -- calls -----------------------------------------------------------------------
+    def visit_Decorator(self, node: cst.Decorator) -> None:
+        if not isinstance(node.decorator, cst.Call):
+            qualified = self.scopes.qualify(node.decorator)
+            if qualified in DEPRECATED:
+                self.deprecated.append((node.decorator, qualified, None))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qualified = self.scopes.qualify(node.func) or ""
+        short = qualified.rsplit(".", 1)[-1]
+        if qualified in DEPRECATED:
+            self.deprecated.append((node.func, qualified, node))
+        if short in SCALERS and qualified.startswith("torch."):
+            self.scalers.append(node)
+        if self._in_autocast():
+            self.called_in_autocast.add(dotted(node.func))
+        if qualified in CLIPS:
+            self.events[-1].append(("clip", node, self.statements[-1] if self.statements else None))
+        elif qualified in BACKWARDS:
+            self.backwards.append((node, self._in_autocast()))
+        elif qualified.startswith("torch.optim.") and short in OPTIMIZER_EPS:
+            eps = next((a for a in node.args if a.keyword is not None and a.keyword.value == "eps"), None)
+            self.optimizers.append((node, short, eps))
+        elif qualified in HF_ARGUMENTS:
+            self._keyword_flag(node, "fp16", True, self.hf)
+        elif qualified in ACCELERATORS:
+            self._keyword_flag(node, "mixed_precision", "fp16", self.accelerate)
+        for arg in node.args:
+            if arg.keyword is not None and arg.keyword.value == "precision":
+                self.true_fp16 |= literal(arg.value, self.scopes.qualify) in ("16-true", "transformer-engine-float16")
+        if isinstance(node.func, cst.Attribute):
+            self._method(node, node.func.attr.value, node.func.value)
+
+    def _keyword_flag(self, node: cst.Call, name: str, value, into: list) -> None:
+        for arg in node.args:
+            if arg.keyword is not None and arg.keyword.value == name and literal(arg.value, self.scopes.qualify) == value:
+                into.append((node, arg))
+
+    def _method(self, node: cst.Call, name: str, receiver: cst.BaseExpression) -> None:
+        owner = dotted(receiver)
+        if name == "backward":
+            self.backwards.append((node, self._in_autocast()))
+            if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute) and \
+                    receiver.func.attr.value == "scale" and dotted(receiver.func.value):
+                self.events[-1].append(("scaled", dotted(receiver.func.value)))
+        elif name == "unscale_" and owner:
+            self.events[-1].append(("unscale", owner))
+        elif name == "step" and owner and node.args:
+            self.events[-1].append(("step", owner, dotted(node.args[0].value)))
+        elif name in ("half", "bfloat16") and not node.args:
+            self._half_cast(node, receiver, name == "half")
+        elif name == "to" and any(HALF_DTYPES.get(self.scopes.qualify(a.value) or "") for a in node.args):
+            fp16 = any(HALF_DTYPES.get(self.scopes.qualify(a.value) or "") == "float16" for a in node.args)
+            self._half_cast(node, receiver, fp16)
+
+    def _half_cast(self, node: cst.Call, receiver: cst.BaseExpression, fp16: bool) -> None:
+        self.true_fp16 |= fp16
+        statement = self.statements[-1] if self.statements else None
+        target = None
+        if statement is not None and isinstance(statement.body[0], cst.Assign) and statement.body[0].value is node:
+            targets = statement.body[0].targets
+            target = dotted(targets[0].target) if len(targets) == 1 else None
+        owner = target or dotted(receiver)
+        if owner:
+            self.half_casts.append((node, owner, fp16))
+
+
+# ---- rules -------------------------------------------------------------------------------
+
+class _Judge:
+    """Turns the visitor's records into findings and target sites, with positions."""
+
+    def __init__(self, path: str, module: cst.Module, visitor: _Visitor, catalogue: Catalogue):
+        self.path, self.module, self.v, self.catalogue = path, module, visitor, catalogue
+        self.positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        self.findings: list[Finding] = []
+        self.newline = "\r\n" if "\r\n" in module.code else "\n"
+
+    def span(self, node: cst.CSTNode) -> Span:
+        where = self.positions[node]
+        return Span(where.start.line, where.start.column + 1, where.end.line, where.end.column + 1)
+
+    def _start(self, node: cst.CSTNode) -> Span:
+        s = self.span(node)
+        return Span(s.line, s.column, s.line, s.column)
+
+    def _before_close(self, call: cst.Call) -> Span:
+        s = self.span(call)
+        return Span(s.end_line, s.end_column - 1, s.end_line, s.end_column - 1)
+
+    def report(self, code: str, node: cst.CSTNode, edits=(), **values) -> None:
+        rule = self.catalogue[code]
+        fix = Fix(rule.fix, rule.fix_title.format(**values), tuple(edits)) if edits and rule.fix != "none" else None
+        where = self.span(node)
+        self.findings.append(from_rule(rule, self.path, where, values, fix, noqa_lines=(where.end_line,)))
+
+    def _torch_head(self, func: cst.BaseExpression, qualified_tail: str) -> Optional[str]:
+        """`th` when `func` is spelled `th.<qualified_tail>` with `th` bound to torch."""
+        text = dotted(func)
+        head = self.v.torch_alias
+        return head if head and text == f"{head}.{qualified_tail}" else None
+
+    # PRC401
+    def deprecated(self) -> None:
+        for func, name, call in self.v.deprecated:
+            device, style = DEPRECATED[name]
+            short = name.rsplit(".", 1)[-1]
+            head = self._torch_head(func, name[len("torch."):])
+            replacement = f"torch.amp.{short}"
+            edits = []
+            if head:
+                edits = [Edit(self.span(func), f"{head}.amp.{short}")]
+                if call is None:  # a bare decorator
+                    edits[0] = Edit(self.span(func), f'{head}.amp.{short}(device_type="{device}")')
+                else:
+                    edits += self._device_edits(call, name, device, style)
+            self.report("PRC401", func, edits if edits and all(e is not None for e in edits) else (),
+                        op=name, replacement=replacement, device=device)
+
+    def _device_edits(self, call: cst.Call, name: str, device: str, style: str) -> list:
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        if style == "keyword":
+            if positional:
+                return [None]  # custom_fwd(fn): the plain decorator call form, left to the user
+            first = f'device_type="{device}"'
+        else:
+            first = f'"{device}"'
+        if not call.args:
+            return [Edit(self._before_close(call), first)]
+        edits = [Edit(self._start(call.args[0]), first + ", ")]
+        if name in AUTOCASTS:  # torch.cuda.amp.autocast(enabled, dtype, ...) differs from torch.amp's order
+            names = AUTOCASTS[name][1]
+            edits += [Edit(self._start(arg), f"{names[i]}=") for i, arg in enumerate(positional) if i < len(names)]
+        return edits
+
+    # PRC402, PRC403, PRC405
+    def scaler_and_backward(self) -> None:
+        autocasts = self.v.autocasts
+        if self.v.scalers and autocasts and all(a.dtype == "bfloat16" for a in autocasts):
+            for scaler in self.v.scalers:
+                self.report("PRC402", scaler)
+        if not self.v.scalers and not self.v.uses_lightning and self.v.backwards:
+            for block in autocasts:
+                if block.device == "cuda" and block.dtype == "float16":
+                    self.report("PRC403", block.node)
+        for call, inside in self.v.backwards:
+            if inside:
+                self.report("PRC405", call)
+
+    # PRC406
+    def clip_order(self) -> None:
+        steps = {e[1]: e[2] for events in self._all_events() for e in events if e[0] == "step" and e[2]}
+        for events in self._all_events():
+            state: dict = {}
+            for position, event in enumerate(events):
+                if event[0] == "scaled":
+                    state[event[1]] = "scaled"
+                elif event[0] == "unscale":
+                    state[event[1]] = "unscaled"
+                elif event[0] == "clip":
+                    for scaler in [s for s, value in state.items() if value == "scaled"]:
+                        later = any(e[0] == "unscale" and e[1] == scaler for e in events[position:])
+                        edit = None if later else self._unscale_edit(event[2], scaler, steps.get(scaler))
+                        self.report("PRC406", event[1], [edit] if edit else (), scaler=scaler,
+                                    optimizer=steps.get(scaler) or "optimizer")
+
+    def _all_events(self) -> list:
+        return self.v.function_events + self.v.events
+
+    def _unscale_edit(self, statement: Optional[cst.CSTNode], scaler: str, optimizer: Optional[str]) -> Optional[Edit]:
+        if statement is None or optimizer is None:
+            return None
+        where = self.span(statement)
+        line = self.module.code.splitlines()[where.line - 1]
+        indent = line[:where.column - 1]
+        if indent.strip():
+            return None  # the statement shares its line (`if x: clip(...)`)
+        return Edit(Span(where.line, where.column, where.line, where.column),
+                    f"{scaler}.unscale_({optimizer}){self.newline}{indent}")
+
+    # PRC407
+    def half_under_autocast(self) -> None:
+        for call, owner, _ in self.v.half_casts:
+            if owner in self.v.called_in_autocast:
+                self.report("PRC407", call, owner=owner)
+
+    # PRC408
+    def optimizer_eps(self) -> None:
+        if not self.v.true_fp16:
+            return
+        for call, name, eps_arg in self.v.optimizers:
+            eps = literal(eps_arg.value, lambda n: None) if eps_arg is not None else OPTIMIZER_EPS[name]
+            if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps < FP16_TINY:
+                continue
+            if eps_arg is not None:
+                edits, node = [Edit(self.span(eps_arg.value), SAFE_EPS)], eps_arg
+            else:
+                one_line = self.span(call).line == self.span(call).end_line
+                edits = [self._append_keyword(call, f"eps={SAFE_EPS}")] if one_line else []
+                node = call.func
+            self.report("PRC408", node, edits, optimizer=name, eps=f"{eps:g}", safe=SAFE_EPS)
+
+    def _append_keyword(self, call: cst.Call, keyword: str) -> Edit:
+        if not call.args:
+            return Edit(self._before_close(call), keyword)
+        last = self.span(call.args[-1].value)
+        return Edit(Span(last.end_line, last.end_column, last.end_line, last.end_column), ", " + keyword)
+
+    # PRC404, PRC409, PRC410: kept for the target
+    def target_sites(self) -> list:
+        sites = []
+        head = self.v.torch_alias
+        for block in self.v.autocasts:
+            if block.device != "cuda" or block.dtype != "float16":
+                continue
+            edits: tuple = ()
+            if block.dtype_arg is not None:
+                text = dotted(block.dtype_arg.value)
+                if text and "." in text:
+                    edits = (Edit(self.span(block.dtype_arg.value), text.rpartition(".")[0] + ".bfloat16"),)
+            elif head:
+                edits = (self._append_keyword(block.node, f"dtype={head}.bfloat16"),)
+            sites.append(self._site("PRC404", block.node, edits, op=dotted(block.node.func) or "autocast"))
+        for call, arg in self.v.hf:
+            conflict = any(a.keyword is not None and a.keyword.value == "bf16" for a in call.args)
+            edits = () if conflict else (Edit(self.span(arg.keyword), "bf16"),)
+            sites.append(self._site("PRC409", arg, edits, callee=dotted(call.func)))
+        for call, arg in self.v.accelerate:
+            text = self.module.code_for_node(arg.value)
+            sites.append(self._site("PRC410", arg, (Edit(self.span(arg.value), quote_like(text, "bf16")),),
+                                    callee=dotted(call.func)))
+        return sites
+
+    def _site(self, code: str, node: cst.CSTNode, edits: tuple, **values) -> TargetSite:
+        where = self.span(node)
+        return TargetSite(code, where, values, edits, (where.end_line,))
+
+
+def check_amp(path: str, text: str, catalogue: Catalogue) -> tuple[list, Optional[AmpFacts]]:
+    """PRC4xx findings that need no target, and the facts the target rules need.
+
+    ([], None) when no trigger word occurs or the file does not parse (the
+    scanner reports the parse error).
+    """
+    if not TRIGGER_RE.search(text):
+        return [], None
+    try:
+        module = cst.parse_module(text)
+    except (cst.ParserSyntaxError, RecursionError):
+        return [], None
+    visitor = _Visitor(path)
+    module.visit(visitor)
+    judge = _Judge(path, module, visitor, catalogue)
+    judge.deprecated()
+    judge.scaler_and_backward()
+    judge.clip_order()
+    judge.half_under_autocast()
+    judge.optimizer_eps()
+    return judge.findings, AmpFacts(path, judge.target_sites())
+
+
+def ecosystem_target_findings(facts: Iterable[AmpFacts], target_capability: Optional[tuple],
+                              catalogue: Optional[Catalogue] = None) -> list:
+    """PRC404/PRC409/PRC410 for a CUDA target of compute capability (major, minor).
+
+    fp16 needs a GradScaler and overflows where bf16 does not; from 8.0 on bf16
+    runs at the same speed, so every fp16 choice gets a recommended switch.
+    """
+    if target_capability is None or tuple(target_capability) < (8, 0):
+        return []
+    catalogue = catalogue or load_catalogue()
+    capability = "{}.{}".format(*target_capability)
+    findings = []
+    for file in facts:
+        for site in file.target_sites:
+            rule = catalogue[site.code]
+            values = dict(site.values, capability=capability)
+            fix = Fix(rule.fix, rule.fix_title.format(**values), site.edits) if site.edits else None
+            findings.append(from_rule(rule, file.path, site.span, values, fix, noqa_lines=site.noqa_lines))
+    return findings
