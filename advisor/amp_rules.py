@@ -23,10 +23,11 @@ from advisor.findings import Edit, Finding, Fix, from_rule
 from advisor.imports import Scopes, dotted, module_name_for
 from advisor.values import literal
 
-# Words the engine adds to the scanner's pre-filter, so that noqa comments are read in these files too.
-TRIGGERS = ("autocast", "GradScaler", "custom_fwd", "custom_bwd", ".scale(", ".half()", "float16",
-            "TrainingArguments", "mixed_precision")
-TRIGGER_RE = re.compile("|".join(map(re.escape, TRIGGERS)))
+# Whole words the engine adds to the scanner's pre-filter (`OpIndex.build(extra_triggers=...)`), so
+# that the scanner reads the noqa comments of these files too.
+TRIGGERS = ("autocast", "GradScaler", "custom_fwd", "custom_bwd", "scale", "half", "float16",
+            "TrainingArguments", "Seq2SeqTrainingArguments", "SFTConfig", "DPOConfig", "mixed_precision")
+TRIGGER_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, TRIGGERS)) + r")\b")
 
 AUTOCASTS = {  # qualified name -> (device, or None when it is the first argument; names of positional args)
     "torch.autocast": (None, ("device_type", "dtype", "enabled", "cache_enabled")),
@@ -300,11 +301,15 @@ class _Judge:
             first = f'"{device}"'
         if not call.args:
             return [Edit(self._before_close(call), first)]
-        edits = [Edit(self._start(call.args[0]), first + ", ")]
-        if name in AUTOCASTS:  # torch.cuda.amp.autocast(enabled, dtype, ...) differs from torch.amp's order
-            names = AUTOCASTS[name][1]
-            edits += [Edit(self._start(arg), f"{names[i]}=") for i, arg in enumerate(positional) if i < len(names)]
-        return edits
+        if name not in AUTOCASTS or not positional:
+            return [Edit(self._start(call.args[0]), first + ", ")]
+        # torch.cuda.amp.autocast(enabled, dtype, ...) differs from torch.amp's (device_type, dtype, enabled):
+        # name the positional arguments (they come first, so the device goes with the first name)
+        names = AUTOCASTS[name][1]
+        if len(positional) > len(names):
+            return [None]
+        return [Edit(self._start(arg), (first + ", " if i == 0 else "") + f"{names[i]}=")
+                for i, arg in enumerate(positional)]
 
     # PRC402, PRC403, PRC405
     def scaler_and_backward(self) -> None:

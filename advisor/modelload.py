@@ -34,6 +34,7 @@ LIGHTNING_BASES = {
     "pytorch_lightning.core.module.LightningModule": "pytorch_lightning",
 }
 TORCH_MODULE = "torch.nn.modules.module.Module"
+_IMPORTED: dict[Path, Any] = {}  # script path -> module, so a script runs its top level once
 
 
 class ModelLoadError(Exception):
@@ -104,9 +105,8 @@ def import_script(script: str):
     path = Path(script).resolve()
     if not path.is_file():
         raise ModelLoadError(f"{script}: no such file")
-    for module in list(sys.modules.values()):
-        if getattr(module, "__file__", None) and Path(module.__file__).resolve() == path:
-            return module
+    if path in _IMPORTED:
+        return _IMPORTED[path]
     name = path.stem
     if not name.isidentifier() or name in sys.modules or name in sys.stdlib_module_names:
         name = f"_prec_advisor_user_{abs(hash(str(path)))}"
@@ -119,6 +119,7 @@ def import_script(script: str):
     except BaseException as exc:  # noqa: BLE001 - a script may sys.exit() or raise anything at import
         del sys.modules[name]
         raise ModelLoadError(f"{script}: importing failed: {describe_exception(exc)}") from None
+    _IMPORTED[path] = module
     return module
 
 

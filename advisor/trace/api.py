@@ -102,8 +102,8 @@ def trace_script(script: str, model_spec: Optional[str] = None, timeout: float =
     value = outcome.value
     result = TraceResult(errors=list(value["errors"]))
     for entry in value["models"]:
-        counted = entry["census"]
-        result.censuses.append(ModelCensus(**{**counted, "by_module_type": tuple(map(tuple, counted["by_module_type"]))}))
+        counted = {**entry["census"], "by_module_type": tuple(map(tuple, entry["census"]["by_module_type"]))}
+        result.censuses.append(ModelCensus(**counted))
         result.models.append({**{k: entry[k] for k in MODEL_KEYS}, "path": display_path(entry["path"], script)})
     for raw in value["ops"]:
         result.ops.extend(op_sites(raw, script, catalogue))

@@ -1,0 +1,67 @@
+"""trace_script as `check --trace` uses it: isolation of user code, facts merged with the static ones."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from advisor import engine
+from advisor.catalogue import load_catalogue
+from advisor.config import Config
+from advisor.project import op_findings
+from advisor.scanner import OpIndex
+from advisor.trace.api import MODEL_KEYS, add_to_facts, trace_script
+
+MODELS = Path(__file__).parent / "models"
+BROKEN = str(MODELS / "broken.py")
+
+
+@pytest.mark.parametrize("factory, error", [
+    ("raises", "raises: tracing failed: RuntimeError: shape mismatch in user code (at broken.py:"),
+    ("exits", "exits: tracing failed: user code called sys.exit(3)"),
+    ("crashes", "crashes: tracing failed: child process exited with status 9 before finishing"),
+    ("missing", "missing: "),
+])
+def test_user_code_failures_are_one_line_errors(factory, error, capfd):
+    result = trace_script(BROKEN, factory)
+    assert result.ops == [] and result.models == []
+    (message,) = result.errors
+    assert message.startswith(error) and "\n" not in message
+    assert capfd.readouterr().out == ""  # the script's print went to the child's log
+
+
+def test_a_hang_is_killed_at_the_timeout():
+    result = trace_script(BROKEN, "hangs", timeout=15)
+    assert result.errors == ["hangs: tracing failed: timed out after 15 s"]
+
+
+def test_the_parent_never_imports_torch():
+    code = "import sys, advisor.trace.api, advisor.trace; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+
+
+def test_static_and_traced_findings_share_their_key(tmp_path, monkeypatch):
+    """PyG's scatter written in the script: both paths report PRC201 at the same (path, line)."""
+    monkeypatch.chdir(MODELS)
+    catalogue = load_catalogue()
+    index = OpIndex.build(catalogue)
+    facts = [r.facts for r in engine.run(["pyg_gcn.py"], Config(), catalogue, index)]
+    traced = trace_script("pyg_gcn.py", "PooledGCN", catalogue=catalogue)
+    assert list(traced.models[0]) == list(MODEL_KEYS) and traced.models[0]["path"] == "pyg_gcn.py"
+    findings = op_findings(add_to_facts(facts, traced.ops), catalogue, index)
+    keys = {(f.source, f.path, f.line, f.code) for f in findings}
+    assert {("static", "pyg_gcn.py", 38, "PRC201"), ("trace", "pyg_gcn.py", 38, "PRC201")} <= keys
+
+
+def test_helper_files_get_their_own_facts_with_noqa(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ops.py").write_text("import torch\n\ndef acc(x, i):\n"
+                                     "    return x.new_zeros(x.shape).index_add_(0, i, x)  # noqa: PRC202\n")
+    (tmp_path / "train.py").write_text(
+        "import torch\nfrom ops import acc\n\nclass Net(torch.nn.Module):\n"
+        "    def forward(self, x, i):\n        return acc(x, i)\n")
+    traced = trace_script("train.py", "Net")
+    (site,) = traced.ops
+    merged = add_to_facts([], traced.ops)
+    assert [(f.path, f.noqa, len(f.ops)) for f in merged] == [("ops.py", {4: frozenset({"PRC202"})}, 1)]
+    assert (site.path, site.span.line, site.op, site.function) == ("ops.py", 4, "Tensor.index_add_", "acc")
