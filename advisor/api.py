@@ -1,42 +1,75 @@
 """The public Python API: what the CLI, the flake8 plugin and the tests call."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 from advisor import engine
-from advisor.catalogue import load_catalogue
+from advisor.catalogue import Catalogue, load_catalogue
 from advisor.config import Config
-from advisor.engine import Report
+from advisor.engine import FileResult, Report
 from advisor.facts import ModelCensus
 from advisor.scanner import OpIndex
 
 TARGET_TRIGGERS = ("Trainer", "Fabric")  # with a target, a call without precision= matters too
 
 
+@dataclass
+class Checker:
+    """One configured check: `scan` reads files, `judge` turns their results into a report.
+
+    `--fix` re-judges re-scanned texts with the same checker, so a fix pass
+    sees exactly the rules, target and census the first check saw.
+    """
+
+    config: Config
+    catalogue: Catalogue
+    index: OpIndex
+    target: object = None  # an advisor.hardware.Gpu: turns on the hardware rules and the recommendation
+    census: Optional[ModelCensus] = None  # from --trace: sizes the quantization advice
+
+    @classmethod
+    def create(cls, config: Optional[Config] = None, target=None, census: Optional[ModelCensus] = None) -> "Checker":
+        config = config or Config()
+        catalogue = load_catalogue(config.extra_rules)
+        index = OpIndex.build(catalogue, TARGET_TRIGGERS if target is not None else ())
+        return cls(config, catalogue, index, target, census)
+
+    def scan(self, paths: list[str], stdin: Optional[tuple] = None, jobs: Optional[int] = None) -> list[FileResult]:
+        return engine.run(paths, self.config, self.catalogue, self.index, jobs=jobs, stdin=stdin)
+
+    def trace(self, scripts: list[str], model: Optional[str] = None, timeout: float = 120.0) -> list:
+        """Trace the models of `scripts` in child processes (runs user code: opt-in);
+        the largest model's census then sizes the quantization advice."""
+        from advisor.trace.api import trace_script
+        traced = [trace_script(script, model, timeout, self.catalogue) for script in scripts]
+        censuses = [t.census for t in traced if t.census is not None]
+        if self.census is None and censuses:
+            self.census = max(censuses, key=lambda census: census.params)
+        return traced
+
+    def judge(self, results: list[FileResult], extra_ops=()) -> Report:
+        report = engine.finalize(results, self.catalogue, self.config, self.index, extra_ops=extra_ops)
+        if self.target is None:
+            return report
+        from advisor.hardware_rules import hardware_findings
+        from advisor.recommend import recommend
+        reported = {(f.path, f.line) for f in report.findings if f.code.startswith("PRC2")}
+        fp32_ops = [op for f in report.facts for op in f.ops if (op.path, op.span.line) in reported]
+        recommendation = recommend(self.target, report.settings, fp32_ops, self.census, devices=self.config.devices)
+        extra = hardware_findings(report.settings, [op for f in report.facts for op in f.ops], self.target,
+                                  recommendation, self.catalogue, self.census)
+        report = engine.finalize(results, self.catalogue, self.config, self.index, extra_findings=extra,
+                                 extra_ops=extra_ops)
+        report.recommendation = recommendation
+        return report
+
+
 def check(paths: list[str], config: Optional[Config] = None, *, stdin: Optional[tuple] = None,
           jobs: Optional[int] = None, target=None, census: Optional[ModelCensus] = None) -> Report:
-    """Check files and folders (or one `(name, text)` from stdin) with a config.
-
-    `target` (an advisor.hardware.Gpu) turns on the hardware rules and the
-    recommendation; `census` (from --trace) sizes the quantization advice.
-    """
-    config = config or Config()
-    catalogue = load_catalogue(config.extra_rules)
-    index = OpIndex.build(catalogue, TARGET_TRIGGERS if target is not None else ())
-    results = engine.run(paths, config, catalogue, index, jobs=jobs, stdin=stdin)
-    report = engine.finalize(results, catalogue, config, index)
-    if target is None:
-        return report
-    from advisor.hardware_rules import hardware_findings
-    from advisor.recommend import recommend
-    reported = {(f.path, f.line) for f in report.findings if f.code.startswith("PRC2")}
-    fp32_ops = [op for f in report.facts for op in f.ops if (op.path, op.span.line) in reported]
-    recommendation = recommend(target, report.settings, fp32_ops, census, devices=config.devices)
-    extra = hardware_findings(report.settings, [op for f in report.facts for op in f.ops], target, recommendation,
-                              catalogue, census)
-    report = engine.finalize(results, catalogue, config, index, extra_findings=extra)
-    report.recommendation = recommendation
-    return report
+    """Check files and folders (or one `(name, text)` from stdin) with a config."""
+    checker = Checker.create(config, target, census)
+    return checker.judge(checker.scan(paths, stdin, jobs))
 
 
 def check_text(text: str, path: str = "<string>", config: Optional[Config] = None, **options) -> Report:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from advisor import output
-from advisor.catalogue import CatalogueError, load_catalogue
+from advisor.catalogue import CatalogueError
 from advisor.config import FAIL_LEVELS, ConfigError, discover
 from advisor import api
 
@@ -39,6 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu", help="advise for this GPU (e.g. a100-80gb, t4, h100); see `prec-advisor env`")
     parser.add_argument("--detect", action="store_true", help="advise for the GPU detected on this machine")
     parser.add_argument("--devices", type=int, help="number of devices the run uses (for sharded memory estimates)")
+    parser.add_argument("--fix", action="store_true", help="apply safe fixes (and recommended ones when a GPU target is known)")
+    parser.add_argument("--diff", action="store_true", help="print the diff --fix would apply; write nothing")
+    parser.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes that change what runs (FP32 regions)")
+    parser.add_argument("--trace", action="store_true",
+                        help="also import the scripts' models (runs their code, in a child process) and trace them")
+    parser.add_argument("--model", help="with --trace: the model to trace, module:Name or file.py:Name (a class or factory)")
+    parser.add_argument("--trace-timeout", type=float, default=120.0, help="seconds per traced script (default 120)")
 
 
 def _config(args):
@@ -63,23 +70,18 @@ def _target(args, config):
     return None
 
 
-def run(args) -> int:
-    try:
-        config = _config(args)
-        catalogue = load_catalogue(config.extra_rules)
-    except (ConfigError, CatalogueError) as exc:
-        print(f"prec-advisor: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    try:
-        target = _target(args, config)
-    except ValueError as exc:  # hardware.UnknownGpu names the closest known GPUs
-        print(f"prec-advisor: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    stdin = (args.stdin_filename or "-", sys.stdin.read()) if args.paths == ["-"] else None
-    report = api.check(args.paths, config, stdin=stdin, jobs=args.jobs, target=target)
-    out = sys.stdout
+def _trace_scripts(args) -> list[str]:
+    """Scripts to import for --trace: the .py files named on the command line (a folder is
+    not imported wholesale), or the file a `--model file.py:Name` names."""
+    scripts = [p for p in args.paths if p.endswith(".py") and Path(p).is_file()]
+    if not scripts and args.model and ".py:" in args.model:
+        scripts = [args.model.split(".py:", 1)[0] + ".py"]
+    return scripts
+
+
+def _render(args, report, catalogue, out, models=None) -> None:
     if args.format == "json":
-        output.render_json(report, out)
+        output.render_json(report, out, models)
     elif args.format == "sarif":
         output.render_sarif(report, catalogue, out)
     elif args.format == "github":
@@ -88,10 +90,56 @@ def run(args) -> int:
         color = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
         output.render_text(report, out, color=color, show_source=args.show_source, statistics=args.statistics,
                            quiet=args.quiet)
+
+
+def _fix_stdin(checker, results, args, stdin, judge) -> int:
+    """`-` with --fix/--diff: the fixed text (or its diff) goes to stdout, like ruff."""
+    from advisor import fixer, sourcefile
+    name, text = stdin
+    recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
+    sources = {name: sourcefile.SourceFile(name, text, "utf-8", text.encode("utf-8"))}
+    plan = fixer.plan_fixes(judge(results), recheck, args.unsafe_fixes, checker.target is not None, sources)
+    state = plan.files.get(name)
+    if args.diff:
+        sys.stdout.write(fixer.unified_diff(state) if state and state.changed else "")
+        return EXIT_FINDINGS if state and state.changed else EXIT_OK
+    sys.stdout.write(state.text if state else text)
+    return EXIT_FINDINGS if plan.report.failed(checker.config.fail_level) and not args.exit_zero else EXIT_OK
+
+
+def run(args) -> int:
+    try:
+        config = _config(args)
+        target = _target(args, config)
+        checker = api.Checker.create(config, target)
+    except (ConfigError, CatalogueError, ValueError) as exc:  # hardware.UnknownGpu names the closest GPUs
+        print(f"prec-advisor: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    stdin = (args.stdin_filename or "-", sys.stdin.read()) if args.paths == ["-"] else None
+    results = checker.scan(args.paths, stdin, args.jobs)
+    traced = checker.trace(_trace_scripts(args), args.model, args.trace_timeout) if args.trace else []
+    extra_ops = [site for t in traced for site in t.ops]
+    judge = lambda fresh: checker.judge(fresh, extra_ops)  # noqa: E731 - --fix passes re-judge the same way
+    if stdin is not None and (args.fix or args.diff):
+        return _fix_stdin(checker, results, args, stdin, judge)
+    report = judge(results)
+    fix_exit = EXIT_OK
+    if args.fix or args.diff:
+        from advisor import fixer
+        recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
+        outcome = fixer.apply(report, recheck, "diff" if args.diff else "fix", args.unsafe_fixes, target is not None,
+                              sys.stdout, sys.stderr, config.fail_level)
+        if args.diff:
+            return outcome.exit_code
+        report, fix_exit = outcome.report, outcome.exit_code
+    _render(args, report, checker.catalogue, sys.stdout, [m for t in traced for m in t.models] if args.trace else None)
     for finding in report.findings:
         if finding.code == "PRC001" and args.format != "text":
             print(f"{finding.path}:{finding.line}: error: {finding.message}", file=sys.stderr)
-    if report.errors:
+    trace_errors = [error for t in traced for error in t.errors]
+    for error in trace_errors:
+        print(f"prec-advisor: error: {error}", file=sys.stderr)
+    if report.errors or fix_exit == EXIT_ERROR or trace_errors:
         return EXIT_ERROR
     if report.failed(config.fail_level) and not args.exit_zero:
         return EXIT_FINDINGS

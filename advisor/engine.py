@@ -36,6 +36,7 @@ class FileResult:
     facts: Optional[FileFacts] = None
     findings: list = field(default_factory=list)
     error: Optional[Finding] = None
+    text: Optional[str] = None  # kept when the file has op sites: their FP32 fixes are built from it
 
 
 @dataclass
@@ -76,6 +77,7 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> 
         result.error = _error_finding(catalogue, sourcefile.InputError(path, 1, reason.splitlines()[0]))
         return result
     result.facts = facts
+    result.text = text if facts.ops else None
     for setting in facts.settings:
         result.findings.extend(setting_findings(setting, text, catalogue))
     result.findings.extend(_unknown_noqa(facts, catalogue))
@@ -147,12 +149,19 @@ def _suppressed(finding: Finding, noqa: dict) -> bool:
 
 
 def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, index: OpIndex,
-             extra_findings=()) -> Report:
-    """Project-wide rules, then selection and noqa; findings sorted like ruff."""
+             extra_findings=(), extra_ops=()) -> Report:
+    """Project-wide rules, then selection and noqa; findings sorted like ruff.
+
+    `extra_ops` are op sites found by tracing the model (`--trace`).
+    """
     report = Report(files_checked=len(results))
     facts = [r.facts for r in results if r.facts is not None]
+    if extra_ops:
+        from advisor.trace.api import add_to_facts  # no torch: the tracing itself ran in a child process
+        facts = add_to_facts(facts, list(extra_ops))
     findings = [f for r in results for f in r.findings] + [r.error for r in results if r.error]
-    findings += op_findings(facts, catalogue, index)
+    texts = {r.path: r.text for r in results if r.text is not None}
+    findings += op_findings(facts, catalogue, index, texts)
     findings += list(extra_findings)
     noqa = {f.path: f.noqa for f in facts}
     report.findings = sorted((f for f in findings if _selected(f.code, config, f.path)

@@ -21,7 +21,7 @@ import libcst as cst
 
 from advisor import sourcefile
 from advisor.edits import LineIndex
-from advisor.engine import FileResult, Report, check_source, finalize
+from advisor.engine import FileResult, Report, check_source
 from advisor.findings import Finding
 
 MAX_PASSES = 8
@@ -187,16 +187,14 @@ def _load(path: str, sources, plan: Plan, unreadable: set) -> Optional[FileFix]:
     return plan.files[path]
 
 
-def rechecker(results: list[FileResult], catalogue, config, index,
-              extra_findings: Callable[[list], Iterable[Finding]] = lambda facts: ()) -> Recheck:
-    """The check that produced `results`, re-run on changed texts (unchanged files are reused).
+def rechecker(results: list[FileResult], catalogue, index, judge: Callable[[list[FileResult]], Report]) -> Recheck:
+    """The check that produced `results`, re-run on changed texts; unchanged files are reused.
 
-    `extra_findings(facts)` must return what the caller added to `finalize`
-    (the hardware findings), computed from the new facts.
+    `judge` turns file results into the report, as the command did the first
+    time (`engine.finalize`, plus the hardware rules when there is a target).
     """
     def recheck(texts: Mapping[str, str]) -> Report:
-        fresh = [check_source(r.path, texts[r.path], catalogue, index) if r.path in texts else r for r in results]
-        return finalize(fresh, catalogue, config, index, list(extra_findings([r.facts for r in fresh if r.facts])))
+        return judge([check_source(r.path, texts[r.path], catalogue, index) if r.path in texts else r for r in results])
     return recheck
 
 

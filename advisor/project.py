@@ -14,6 +14,7 @@ from advisor import lightning
 from advisor.catalogue import Catalogue, Rule
 from advisor.facts import FileFacts, FunctionInfo, OpSite
 from advisor.findings import Finding, from_rule
+from advisor.fp32_fix import device_type_for, fp32_region_fix
 from advisor.scanner import OpIndex, locate_call
 from advisor.op_rules import (canonical_op, describe_context, matched_detail, matching_rules, op_rules_for,
                               severity_for)
@@ -49,35 +50,43 @@ def _site_values(site: OpSite, rule: Rule, op: str, context: str) -> dict:
             "dtype": dtype if isinstance(dtype, str) else "a half dtype"}
 
 
-def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex) -> list[Finding]:
+def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, texts: dict) -> list[Finding]:
+    """PRC2xx findings; `texts` (path -> scanned text) lets each carry its FP32-region fix."""
     true_half, fp16_possible = _precision_profile(facts)
     rules = op_rules_for(catalogue, fp16_possible)
     functions = {f"{info.module}.{name}": info for f in facts for name, info in f.functions.items()}
     reached = _reachability(functions)
     findings: list[Finding] = []
     performs: dict[str, list[tuple[Rule, OpSite]]] = {}
-    for file in facts:
-        for site in file.ops:
-            if site.in_fp32_region:
+    for file, site in ((file, site) for file in facts for site in file.ops):
+        if site.in_fp32_region:
+            continue
+        key = f"{file.module}.{site.function}" if site.function else None
+        context, reached_from = site.context, None
+        if context == "helper" and key in reached:
+            context, reached_from = "forward", reached[key]
+        for rule in matching_rules(site, rules):
+            if key:
+                performs.setdefault(key, []).append((rule, site))
+            severity = severity_for(rule, context, true_half)
+            if severity is None:
                 continue
-            key = f"{file.module}.{site.function}" if site.function else None
-            context, reached_from = site.context, None
-            if context == "helper" and key in reached:
-                context, reached_from = "forward", reached[key]
-            for rule in matching_rules(site, rules):
-                if key:
-                    performs.setdefault(key, []).append((rule, site))
-                severity = severity_for(rule, context, true_half)
-                if severity is None:
-                    continue
-                op = canonical_op(site, rule)
-                values = _site_values(site, rule, op, describe_context(context, reached_from))
-                statement = (site.statement_span.end_line,) if site.statement_span else ()
-                findings.append(from_rule(rule, site.path, site.span, values, severity=severity, op=op,
-                                          source=site.source, noqa_lines=statement,
-                                          extra={"context": context}))
+            op = canonical_op(site, rule)
+            values = _site_values(site, rule, op, describe_context(context, reached_from))
+            statement = (site.statement_span.end_line,) if site.statement_span else ()
+            fix = (fp32_region_fix(site, texts[site.path], file.imports_torch_as, rule, device_type_for(file))
+                   if site.path in texts else None)
+            extra = {"context": context, **({"chain": list(site.chain)} if site.chain else {})}
+            findings.append(from_rule(rule, site.path, site.span, values, fix=fix, severity=severity, op=op,
+                                      source=site.source, noqa_lines=statement, extra=extra))
     findings += _chain_findings(functions, reached, performs, true_half, index)
-    return findings
+    return _once(findings)
+
+
+def _once(findings: list[Finding]) -> list[Finding]:
+    """A traced op that the static scan already reported at the same place is reported once."""
+    static = {(f.path, f.line, f.code) for f in findings if f.source == "static"}
+    return [f for f in findings if f.source == "static" or (f.path, f.line, f.code) not in static]
 
 
 def _first_op(key: str, functions: dict, performs: dict, seen: set) -> Optional[tuple]:

@@ -114,8 +114,8 @@ def test_a_file_gone_before_the_fix_is_a_one_line_error(tmp_path):
     path.unlink()
     path.mkdir()
     err = io.StringIO()
-    outcome = fixer.apply(report, fixer.rechecker(results, catalogue, config, index), "fix", False, False,
-                          io.StringIO(), err)
+    recheck = fixer.rechecker(results, catalogue, index, lambda fresh: engine.finalize(fresh, catalogue, config, index))
+    outcome = fixer.apply(report, recheck, "fix", False, False, io.StringIO(), err)
     assert outcome.exit_code == 2 and err.getvalue().count(f"prec-advisor: error: {path}:1: is a directory\n") == 1
 
 

@@ -65,3 +65,12 @@ def test_helper_files_get_their_own_facts_with_noqa(tmp_path, monkeypatch):
     merged = add_to_facts([], traced.ops)
     assert [(f.path, f.noqa, len(f.ops)) for f in merged] == [("ops.py", {4: frozenset({"PRC202"})}, 1)]
     assert (site.path, site.span.line, site.op, site.function) == ("ops.py", 4, "Tensor.index_add_", "acc")
+
+
+def test_adding_traced_sites_leaves_the_static_facts_unchanged():
+    from advisor.facts import FileFacts, OpSite, Span
+
+    static = FileFacts(path="train.py", noqa={3: None})
+    site = OpSite("Tensor.scatter_add_", "train.py", Span(3, 1, 3, 9), "method", source="trace")
+    (merged,) = add_to_facts([static], [site])
+    assert static.ops == [] and merged.ops == [site] and merged.noqa == {3: None}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import linecache
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -111,21 +111,19 @@ def trace_script(script: str, model_spec: Optional[str] = None, timeout: float =
 
 
 def add_to_facts(facts: list, sites: list) -> list:
-    """The static facts with the traced sites added, per file, so `op_findings` judges both.
+    """New FileFacts list: the static facts with the traced sites added per file, so
+    `op_findings` judges both; the given facts are not changed (finalize may run twice).
 
     A traced site in a file that was not checked (a helper module, a library)
     gets a new FileFacts whose `# noqa` comments are read, so they still apply.
     """
-    by_path = {file.path: file for file in facts}
-    added = []
+    merged = {file.path: replace(file, ops=list(file.ops)) for file in facts}
     for site in sites:
-        file = by_path.get(site.path)
-        if file is None:
+        if site.path not in merged:
             try:
                 noqa = noqa_lines(Path(site.path).read_text(encoding="utf-8", errors="replace"))
             except OSError:
                 noqa = {}
-            file = by_path[site.path] = FileFacts(path=site.path, module=f"<traced {site.path}>", noqa=noqa)
-            added.append(file)
-        file.ops.append(site)
-    return list(facts) + added
+            merged[site.path] = FileFacts(path=site.path, module=f"<traced {site.path}>", noqa=noqa)
+        merged[site.path].ops.append(site)
+    return list(merged.values())
