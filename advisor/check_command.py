@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fix", action="store_true", help="apply safe fixes (and recommended ones when a GPU target is known)")
     parser.add_argument("--diff", action="store_true", help="print the diff --fix would apply; write nothing")
     parser.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes that change what runs (FP32 regions)")
+    parser.add_argument("--validate", action="store_true",
+                        help="with --fix and a GPU target: apply the recommended precision only where a short "
+                             "training run of it (on this machine, against 32-true) passes")
     parser.add_argument("--trace", action="store_true",
                         help="also import the scripts' models (runs their code, in a child process) and trace them")
     parser.add_argument("--model", help="with --trace: the model to trace, module:Name or file.py:Name (a class or factory)")
@@ -77,6 +80,30 @@ def _trace_scripts(args) -> list[str]:
     if not scripts and args.model and ".py:" in args.model:
         scripts = [args.model.split(".py:", 1)[0] + ".py"]
     return scripts
+
+
+def _validated(report, args) -> bool:
+    """True when every script with a recommended fix trains fine under the recommended precision."""
+    from advisor.validate import ValidationError, validate_candidates
+    precision = report.recommendation.precision if report.recommendation is not None else None
+    scripts = sorted({f.path for f in report.findings if f.fix and f.fix.applicability == "recommended"})
+    for script in scripts:
+        if precision is None:
+            print(f"prec-advisor: {script}: --validate runs precision values only; recommended fixes not applied",
+                  file=sys.stderr)
+            return False
+        try:
+            result = validate_candidates(script, [precision], model=args.model)
+        except ValidationError as exc:
+            print(f"prec-advisor: {script}: validation could not run ({exc}); recommended fixes not applied",
+                  file=sys.stderr)
+            return False
+        entry = next(c for c in result["candidates"] if c["precision"] == precision)
+        verdict = "passed" if entry["passed"] else f"failed ({entry['reason']})"
+        print(f"prec-advisor: {script}: {precision} {verdict} on {result['hardware']['name']}", file=sys.stderr)
+        if not entry["passed"]:
+            return False
+    return True
 
 
 def _render(args, report, catalogue, out, models=None) -> None:
@@ -127,7 +154,8 @@ def run(args) -> int:
     if args.fix or args.diff:
         from advisor import fixer
         recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
-        outcome = fixer.apply(report, recheck, "diff" if args.diff else "fix", args.unsafe_fixes, target is not None,
+        recommended = target is not None and (not args.validate or _validated(report, args))
+        outcome = fixer.apply(report, recheck, "diff" if args.diff else "fix", args.unsafe_fixes, recommended,
                               sys.stdout, sys.stderr, config.fail_level)
         if args.diff:
             return outcome.exit_code

@@ -67,3 +67,12 @@ def test_trace_error_in_user_code_is_one_line_exit_2_with_static_findings_kept(t
     errors = [l for l in result.stderr.splitlines() if l.startswith("prec-advisor: error:")]
     assert len(errors) == 1 and "Boom" in errors[0] and "no GPU here" in errors[0]
     assert "Traceback" not in result.stderr
+
+
+def test_fix_with_validate_applies_the_recommendation_after_a_passing_run(tmp_path):
+    script = tmp_path / "regression.py"
+    script.write_text((ROOT / "examples" / "regression.py").read_text()
+                      .replace('accelerator="cpu", precision="bf16-mixed"', 'accelerator="gpu", precision=16'))
+    result = run_cli("check", script.name, "--fix", "--validate", "--gpu", "a100", cwd=tmp_path)
+    assert "regression.py: bf16-mixed passed on" in result.stderr, result.stderr
+    assert 'accelerator="gpu", precision="bf16-mixed"' in script.read_text()

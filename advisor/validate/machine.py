@@ -1,12 +1,13 @@
-"""What the child runs on: device kind, name and compute capability.
+"""What the child runs on, and the advisor's picks for it.
 
-Read inside the child (torch is imported there only). The lead will later
-replace this with `advisor.hardware` detection; the dict shape is the
-`hardware` object of the JSON report.
+Read inside the child (torch is imported there only); the CPU side reuses
+`advisor.detect`, the advice `advisor.recommend`, so `validate` tries what
+`check --gpu` would recommend for the same hardware.
 """
 from __future__ import annotations
 
-import platform
+from advisor import detect as machine_detect
+from advisor import hardware
 
 
 def detect() -> dict:
@@ -17,17 +18,23 @@ def detect() -> dict:
         return {"device": "cuda", "name": torch.cuda.get_device_name(0),
                 "capability": list(torch.cuda.get_device_capability(0)), "cpu_bf16": None,
                 "torch": torch.__version__}
-    info = _cpuinfo()
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
-                platform.processor() or platform.machine())
-    # AVX512-BF16 or AMX: bf16 matmuls run natively rather than through conversions.
-    return {"device": "cpu", "name": name, "capability": None,
-            "cpu_bf16": "avx512_bf16" in info or "amx_bf16" in info, "torch": torch.__version__}
+    cpu, _ = machine_detect.detect_cpu()
+    return {"device": "cpu", "name": cpu.model, "capability": None, "cpu_bf16": cpu.bf16_native,
+            "torch": torch.__version__}
 
 
-def _cpuinfo() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as stream:
-            return stream.read()
-    except OSError:  # not Linux
-        return ""
+def target_for(found: dict) -> hardware.Gpu:
+    """The hardware-table row for what `detect` found (a capability-only row for unknown GPUs)."""
+    if found["device"] != "cuda":
+        return hardware.cpu(bool(found["cpu_bf16"]), found["name"])
+    row = hardware.match_vendor_name(found["name"])
+    return row or hardware.from_capability(found["name"], tuple(found["capability"]), None)
+
+
+def advised(found: dict) -> list[str]:
+    """The advisor's recommendation and alternatives for this hardware, best first."""
+    from advisor.recommend import recommend
+
+    recommendation = recommend(target_for(found))
+    picks = [recommendation.precision, *recommendation.alternatives]
+    return [pick for pick in picks if pick and pick != "transformer-engine"]  # TE needs its own install

@@ -11,6 +11,7 @@ from typing import Callable, Iterable, Optional
 from advisor.isolation import run_isolated
 from advisor.validate import judge
 from advisor.validate.candidates import BASELINE, default_candidates, with_baseline
+from advisor.validate.machine import advised
 
 RUNNER = "advisor.validate.runner:run_candidate"
 REPORT_VERSION = 1
@@ -62,7 +63,7 @@ def validate_candidates(
             raise ValidationError(cause + outcome.error)
         if not runs[1:] and candidates is None:
             hardware = run["hardware"]
-            names = default_candidates(hardware["device"], hardware["capability"])
+            names = default_candidates(hardware["device"], hardware["capability"], extra=advised(hardware))
     return _report(script, payload, runs, tolerance)
 
 
