@@ -46,7 +46,8 @@ DEPRECATED = {  # deprecated name -> (device, how the device is passed to the to
 }
 SCALERS = ("GradScaler", "ShardedGradScaler")
 HALF_DTYPES = {"torch.float16": "float16", "torch.half": "float16", "torch.bfloat16": "bfloat16"}
-CLIPS = ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_", "torch.nn.utils.clip_grad.clip_grad_norm_",
+CLIPS = ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_",
+         "torch.nn.utils.clip_grad.clip_grad_norm_",
          "torch.nn.utils.clip_grad.clip_grad_value_")
 BACKWARDS = ("torch.autograd.backward", "torch.autograd.grad")
 OPTIMIZER_EPS = {"Adam": 1e-8, "AdamW": 1e-8, "Adamax": 1e-8, "NAdam": 1e-8, "RAdam": 1e-8, "RMSprop": 1e-8,
@@ -97,9 +98,10 @@ class _Visitor(cst.CSTVisitor):
         self.scalers: list[cst.Call] = []
         self.backwards: list[tuple[cst.Call, bool]] = []  # (call, inside autocast)
         self.deprecated: list[tuple[cst.CSTNode, str, Optional[cst.Call]]] = []  # (node, name, call or None)
-        self.half_casts: list[tuple[cst.Call, str, bool]] = []  # (call, receiver text, fp16)
+        self.half_casts: list[tuple[cst.Call, str]] = []  # (call, the cast model's dotted name)
         self.called_in_autocast: set = set()
-        # per function, in source order: ("scaled", scaler) ("unscale", scaler) ("step", scaler, opt) ("clip", call, statement)
+        # per function, in source order: ("scaled", scaler) ("unscale", scaler) ("step", scaler, opt)
+        # and ("clip", call, statement)
         self.events: list[list] = [[]]  # the module's, then the open functions'
         self.function_events: list[list] = []  # of the functions already left
         self.optimizers: list[tuple[cst.Call, str, Optional[cst.Arg]]] = []
@@ -107,7 +109,7 @@ class _Visitor(cst.CSTVisitor):
         self.hf: list[tuple[cst.Call, cst.Arg]] = []
         self.accelerate: list[tuple[cst.Call, cst.Arg]] = []
         self.statements: list[cst.CSTNode] = []
-        self.statement_of: dict = {}
+        self.statement_of: dict = {}  # recorded node -> its simple statement (whose last line a noqa may be on)
 
     # -- names and scopes ------------------------------------------------------
     def visit_Import(self, node: cst.Import) -> None:
@@ -180,6 +182,9 @@ class _Visitor(cst.CSTVisitor):
                 self.deprecated.append((node.decorator, qualified, None))
 
     def visit_Call(self, node: cst.Call) -> None:
+        if self.statements:
+            for part in (node, node.func, *node.args):
+                self.statement_of[part] = self.statements[-1]
         qualified = self.scopes.qualify(node.func) or ""
         short = qualified.rsplit(".", 1)[-1]
         if qualified in DEPRECATED:
@@ -207,7 +212,8 @@ class _Visitor(cst.CSTVisitor):
 
     def _keyword_flag(self, node: cst.Call, name: str, value, into: list) -> None:
         for arg in node.args:
-            if arg.keyword is not None and arg.keyword.value == name and literal(arg.value, self.scopes.qualify) == value:
+            if arg.keyword is not None and arg.keyword.value == name and \
+                    literal(arg.value, self.scopes.qualify) == value:
                 into.append((node, arg))
 
     def _method(self, node: cst.Call, name: str, receiver: cst.BaseExpression) -> None:
@@ -236,7 +242,7 @@ class _Visitor(cst.CSTVisitor):
             target = dotted(targets[0].target) if len(targets) == 1 else None
         owner = target or dotted(receiver)
         if owner:
-            self.half_casts.append((node, owner, fp16))
+            self.half_casts.append((node, owner))
 
 
 # ---- rules -------------------------------------------------------------------------------
@@ -265,8 +271,12 @@ class _Judge:
     def report(self, code: str, node: cst.CSTNode, edits=(), **values) -> None:
         rule = self.catalogue[code]
         fix = Fix(rule.fix, rule.fix_title.format(**values), tuple(edits)) if edits and rule.fix != "none" else None
-        where = self.span(node)
-        self.findings.append(from_rule(rule, self.path, where, values, fix, noqa_lines=(where.end_line,)))
+        self.findings.append(from_rule(rule, self.path, self.span(node), values, fix,
+                                       noqa_lines=self._noqa_lines(node)))
+
+    def _noqa_lines(self, node: cst.CSTNode) -> tuple:
+        statement = self.v.statement_of.get(node)
+        return (self.span(statement if statement is not None else node).end_line,)
 
     def _torch_head(self, func: cst.BaseExpression, qualified_tail: str) -> Optional[str]:
         """`th` when `func` is spelled `th.<qualified_tail>` with `th` bound to torch."""
@@ -358,7 +368,7 @@ class _Judge:
 
     # PRC407
     def half_under_autocast(self) -> None:
-        for call, owner, _ in self.v.half_casts:
+        for call, owner in self.v.half_casts:
             if owner in self.v.called_in_autocast:
                 self.report("PRC407", call, owner=owner)
 
@@ -410,8 +420,7 @@ class _Judge:
         return sites
 
     def _site(self, code: str, node: cst.CSTNode, edits: tuple, **values) -> TargetSite:
-        where = self.span(node)
-        return TargetSite(code, where, values, edits, (where.end_line,))
+        return TargetSite(code, self.span(node), values, edits, self._noqa_lines(node))
 
 
 def check_amp(path: str, text: str, catalogue: Catalogue) -> tuple[list, Optional[AmpFacts]]:

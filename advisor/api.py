@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from advisor import engine
+from advisor import amp_rules, engine
 from advisor.catalogue import Catalogue, load_catalogue
 from advisor.config import Config
 from advisor.engine import FileResult, Report
@@ -32,7 +32,7 @@ class Checker:
     def create(cls, config: Optional[Config] = None, target=None, census: Optional[ModelCensus] = None) -> "Checker":
         config = config or Config()
         catalogue = load_catalogue(config.extra_rules)
-        index = OpIndex.build(catalogue, TARGET_TRIGGERS if target is not None else ())
+        index = OpIndex.build(catalogue, (TARGET_TRIGGERS if target is not None else ()) + amp_rules.TRIGGERS)
         return cls(config, catalogue, index, target, census)
 
     def scan(self, paths: list[str], stdin: Optional[tuple] = None, jobs: Optional[int] = None) -> list[FileResult]:
@@ -59,6 +59,9 @@ class Checker:
         recommendation = recommend(self.target, report.settings, fp32_ops, self.census, devices=self.config.devices)
         extra = hardware_findings(report.settings, [op for f in report.facts for op in f.ops], self.target,
                                   recommendation, self.catalogue, self.census)
+        capability = self.target.compute_capability if self.target.kind == "cuda" else None
+        extra += amp_rules.ecosystem_target_findings([f.amp for f in report.facts if f.amp], capability,
+                                                     self.catalogue)
         report = engine.finalize(results, self.catalogue, self.config, self.index, extra_findings=extra,
                                  extra_ops=extra_ops)
         report.recommendation = recommendation

@@ -17,7 +17,7 @@ from typing import Optional
 
 import libcst as cst
 
-from advisor import files, sourcefile
+from advisor import amp_rules, files, sourcefile, yaml_settings
 from advisor.catalogue import Catalogue
 from advisor.config import Config
 from advisor.facts import FileFacts, Setting, Span
@@ -61,7 +61,7 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> 
     """Scan one decoded file and apply the per-file rules."""
     result = FileResult(path)
     try:
-        facts = scan(path, text, index)
+        facts = yaml_settings.scan_yaml(path, text) if yaml_settings.is_yaml(path) else scan(path, text, index)
     except cst.ParserSyntaxError as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
         result.error = _error_finding(catalogue, sourcefile.InputError(path, exc.raw_line, f"cannot parse: {message}"))
@@ -81,6 +81,9 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> 
     for setting in facts.settings:
         result.findings.extend(setting_findings(setting, text, catalogue))
     result.findings.extend(_unknown_noqa(facts, catalogue))
+    if not yaml_settings.is_yaml(path):
+        amp_findings, facts.amp = amp_rules.check_amp(path, text, catalogue)
+        result.findings.extend(amp_findings)
     return result
 
 
@@ -162,7 +165,7 @@ def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, in
     findings = [f for r in results for f in r.findings] + [r.error for r in results if r.error]
     texts = {r.path: r.text for r in results if r.text is not None}
     findings += op_findings(facts, catalogue, index, texts)
-    findings += list(extra_findings)
+    findings = yaml_settings.yaml_safe_fixes(findings + list(extra_findings))
     noqa = {f.path: f.noqa for f in facts}
     report.findings = sorted((f for f in findings if _selected(f.code, config, f.path)
                               and not _suppressed(f, noqa.get(f.path, {}))), key=Finding.sort_key)

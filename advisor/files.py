@@ -6,14 +6,15 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-SOURCE_SUFFIXES = (".py", ".pyi")
+SOURCE_SUFFIXES = (".py", ".pyi", ".yaml", ".yml")
 
 
 def _excluded(path: Path, patterns: tuple, root: Path) -> bool:
     """A pattern without a slash matches a file or folder name met during the walk;
     one with a slash matches the path relative to the config's folder."""
     try:
-        relative = path.resolve().relative_to(root.resolve()).as_posix()
+        # realpath, unlike Path.resolve, does not raise on a symlink loop (that file is reported when read)
+        relative = Path(os.path.realpath(path)).relative_to(os.path.realpath(root)).as_posix()
     except ValueError:
         relative = None
     for pattern in patterns:

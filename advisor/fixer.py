@@ -23,6 +23,7 @@ from advisor import sourcefile
 from advisor.edits import LineIndex
 from advisor.engine import FileResult, Report, check_source
 from advisor.findings import Finding
+from advisor.yaml_settings import is_yaml
 
 MAX_PASSES = 8
 Recheck = Callable[[Mapping[str, str]], Report]  # current texts of changed files -> a fresh report
@@ -96,7 +97,9 @@ def _apply(text: str, ranges: Iterable[tuple]) -> str:
     return text
 
 
-def _parses(text: str) -> bool:
+def _parses(text: str, path: str = "") -> bool:
+    if is_yaml(path):
+        return True  # YAML fixes only replace one scalar (yaml_settings.yaml_safe_fixes)
     try:
         cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError):
@@ -131,12 +134,13 @@ def fix_text(text: str, findings: list[Finding], noqa: dict) -> tuple[str, list,
             applied.append((finding, ranges))
             taken.extend(ranges)
     new = _apply(text, (r for _, ranges in applied for r in ranges))
-    if _parses(new):
+    path = findings[0].path if findings else ""
+    if _parses(new, path):
         return new, [f for f, _ in applied], skipped
     new, kept = text, []  # find the fix that breaks the syntax: apply one at a time, from the end
     for finding, ranges in sorted(applied, key=lambda item: item[1][0][:2], reverse=True):
         attempt = _apply(new, ranges)
-        if _parses(attempt):
+        if _parses(attempt, path):
             new = attempt
             kept.append(finding)
         else:

@@ -15,15 +15,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from advisor import __version__, amp_rules, api
-from advisor.catalogue import CatalogueError, load_catalogue
+from advisor import __version__, api
+from advisor.catalogue import CatalogueError
 from advisor.config import Config, ConfigError, discover
-from advisor.scanner import OpIndex
 
 
 @lru_cache(maxsize=None)
-def _settings(folder: str) -> tuple:
-    """(config, target, index) for files in `folder`; selection is left to flake8."""
+def _checker(folder: str) -> api.Checker:
+    """The check `prec-advisor check` would run in `folder`, with selection left to flake8."""
     config = discover(Path(folder))
     config = Config(extra_rules=config.extra_rules, target_gpu=config.target_gpu, devices=config.devices,
                     root=config.root, source=config.source)
@@ -31,9 +30,7 @@ def _settings(folder: str) -> tuple:
     if config.target_gpu:
         from advisor.hardware import lookup
         target = lookup(config.target_gpu)
-    catalogue = load_catalogue(config.extra_rules)
-    triggers = (api.TARGET_TRIGGERS if target is not None else ()) + amp_rules.TRIGGERS
-    return config, target, OpIndex.build(catalogue, triggers)
+    return api.Checker.create(config, target)
 
 
 def _code_text(tree: ast.AST, lines: list) -> str:
@@ -73,18 +70,18 @@ class Plugin:
     def run(self) -> Iterator[tuple]:
         folder = Path(self.filename).parent if self.filename not in ("stdin", "-") else Path.cwd()
         try:
-            config, target, index = _settings(str(folder.resolve()))
+            checker = _checker(str(folder.resolve()))
         except (ConfigError, CatalogueError, ValueError) as exc:  # ValueError: an unknown target-gpu
             yield from self._report_error(f"prec-advisor configuration: {exc}")
             return
         text = "".join(self.lines)
-        if not index.triggers.search(text) or not index.triggers.search(_code_text(self.tree, self.lines)):
+        triggers = checker.index.triggers
+        if not triggers.search(text) or not triggers.search(_code_text(self.tree, self.lines)):
             return
-        report = api.check_text(text, self.filename, config, target=target)
+        report = checker.judge(checker.scan([self.filename], stdin=(self.filename, text)))
         for finding in report.findings:
             yield finding.line, finding.column - 1, f"{finding.code} {finding.message}", type(self)
 
     def _report_error(self, reason: str) -> Iterator[tuple]:
         """A file checked with a broken configuration is not checked: say so (PRC001), never crash flake8."""
         yield 1, 0, "PRC001 " + " ".join(reason.split()), type(self)
-

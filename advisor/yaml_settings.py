@@ -54,7 +54,6 @@ class Entry:
     key: str
     key_span: Span
     value: "Node" = None
-    end: Optional[Span] = None  # of the last character of an inline value, for noqa
 
 
 @dataclass
@@ -74,7 +73,6 @@ Node = Union[Scalar, Mapping, Sequence, None]
 class _Token:
     indent: int
     kind: str  # "seq" (a `- `), "key" (`key: value`), "value" (a bare scalar or flow collection)
-    line: int
     key: str = ""
     key_span: Optional[Span] = None
     value: Node = None
@@ -206,11 +204,12 @@ def _flow(text: str, pos: int, line: int, offset: int):
 def _value(text: str, line: int, column: int) -> Node:
     """The node of a value written after `key:` or `- ` (column of text[0], 1-based)."""
     if text[:1] in "[{":
+        opaque = Scalar(text, Span(line, column, line, column + len(text)), None, False)
         try:
             node, end = _flow(text, 0, line, column - 1)
-            return node if not text[end:].strip() else Scalar(text, Span(line, column, line, column + len(text)), None, False)
         except ValueError:
-            return Scalar(text, Span(line, column, line, column + len(text)), None, False)
+            return opaque
+        return node if not text[end:].strip() else opaque
     return _scalar(text, line, column)
 
 
@@ -245,7 +244,7 @@ def _tokens(text: str) -> tuple[list[list[_Token]], dict]:
         while True:
             rest = content[column:]
             if rest == "-" or rest.startswith("- "):
-                tokens.append(_Token(column, "seq", number))
+                tokens.append(_Token(column, "seq"))
                 column += 1 + len(rest[1:]) - len(rest[1:].lstrip(" "))
                 if column >= len(content):
                     break
@@ -254,12 +253,12 @@ def _tokens(text: str) -> tuple[list[list[_Token]], dict]:
             if colon != -1:
                 raw_key = content[column:colon].rstrip()
                 key = _unquote(raw_key) if raw_key[:1] in "'\"" else raw_key
-                token = _Token(column, "key", number, key, Span(number, column + 1, number, column + 1 + len(raw_key)))
+                token = _Token(column, "key", key, Span(number, column + 1, number, column + 1 + len(raw_key)))
                 after = content[colon + 1:]
                 value_col = colon + 1 + len(after) - len(after.lstrip())
                 value_text = after.strip()
             else:
-                token = _Token(column, "value", number)
+                token = _Token(column, "value")
                 value_col, value_text = column, rest.strip()
             bare = PROPERTY_RE.sub("", value_text, count=1)
             if bare[:1] in ("|", ">"):
@@ -425,7 +424,8 @@ def _sections(path: str, root: Node) -> list:
     found: list = []
     if not isinstance(root, Mapping):
         return found
-    for owner in [root] + [e.value for k, e in root.entries.items() if k in SUBCOMMANDS and isinstance(e.value, Mapping)]:
+    subcommands = [e.value for k, e in root.entries.items() if k in SUBCOMMANDS and isinstance(e.value, Mapping)]
+    for owner in [root] + subcommands:
         entry = owner.entries.get("trainer")
         if entry is not None and isinstance(entry.value, (Mapping, type(None))):
             found.append((entry.value or Mapping(), entry.key_span, CLI_CALLEE, True))
