@@ -25,7 +25,7 @@ from advisor.values import literal
 
 # Whole words the engine adds to the scanner's pre-filter (`OpIndex.build(extra_triggers=...)`), so
 # that the scanner reads the noqa comments of these files too.
-TRIGGERS = ("autocast", "GradScaler", "custom_fwd", "custom_bwd", "scale", "half", "float16",
+TRIGGERS = ("autocast", "GradScaler", "custom_fwd", "custom_bwd", "clip_grad_norm_", "clip_grad_value_", "half", "float16",
             "TrainingArguments", "Seq2SeqTrainingArguments", "SFTConfig", "DPOConfig", "mixed_precision")
 TRIGGER_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, TRIGGERS)) + r")\b")
 
@@ -423,16 +423,18 @@ class _Judge:
         return TargetSite(code, self.span(node), values, edits, self._noqa_lines(node))
 
 
-def check_amp(path: str, text: str, catalogue: Catalogue) -> tuple[list, Optional[AmpFacts]]:
+def check_amp(path: str, text: str, catalogue: Catalogue,
+              module: Optional[cst.Module] = None) -> tuple[list, Optional[AmpFacts]]:
     """PRC4xx findings that need no target, and the facts the target rules need.
 
-    ([], None) when no trigger word occurs or the file does not parse (the
-    scanner reports the parse error).
+    `module` is the scanner's parse of `text`, reused when given. ([], None)
+    when no trigger word occurs or the file does not parse (the scanner
+    reports the parse error).
     """
     if not TRIGGER_RE.search(text):
         return [], None
     try:
-        module = cst.parse_module(text)
+        module = module or cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError):
         return [], None
     visitor = _Visitor(path)

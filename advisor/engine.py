@@ -61,7 +61,7 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> 
     """Scan one decoded file and apply the per-file rules."""
     result = FileResult(path)
     try:
-        facts = yaml_settings.scan_yaml(path, text) if yaml_settings.is_yaml(path) else scan(path, text, index)
+        facts, module = (yaml_settings.scan_yaml(path, text), None) if yaml_settings.is_yaml(path) else scan(path, text, index)
     except cst.ParserSyntaxError as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
         result.error = _error_finding(catalogue, sourcefile.InputError(path, exc.raw_line, f"cannot parse: {message}"))
@@ -82,7 +82,7 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> 
         result.findings.extend(setting_findings(setting, text, catalogue))
     result.findings.extend(_unknown_noqa(facts, catalogue))
     if not yaml_settings.is_yaml(path):
-        amp_findings, facts.amp = amp_rules.check_amp(path, text, catalogue)
+        amp_findings, facts.amp = amp_rules.check_amp(path, text, catalogue, module)
         result.findings.extend(amp_findings)
     return result
 

@@ -506,19 +506,20 @@ def _with_span(arg: Argument, where: Span, arg_span: Optional[Span] = None) -> A
     return Argument(name=arg.name, text=arg.text, span=where, value=arg.value, static=arg.static, arg_span=arg_span)
 
 
-def scan(path: str, text: str, index: OpIndex) -> FileFacts:
-    """Facts of one file; raises libcst.ParserSyntaxError or SyntaxError when it does not parse.
+def scan(path: str, text: str, index: OpIndex) -> tuple[FileFacts, Optional[cst.Module]]:
+    """Facts of one file and its parsed module (None when no trigger word made it worth
+    parsing); raises libcst.ParserSyntaxError or SyntaxError when it does not parse.
 
     A file without any trigger word has no facts to give; Python's own parser
     (several times faster than libcst's) still checks that it is valid code.
     """
     if not index.triggers.search(text):
         ast.parse(text, filename=path)
-        return FileFacts(path=path, module=module_name_for(path))
+        return FileFacts(path=path, module=module_name_for(path)), None
     module = cst.parse_module(text)
     scanner = Scanner(path, module, index)
     module.visit(scanner)
-    return scanner.finish()
+    return scanner.finish(), module
 
 
 def locate_call(path: str, function: str, callee: str, index: OpIndex) -> Optional[Span]:
