@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable, Optional
 
 import libcst as cst
@@ -252,9 +253,13 @@ class _Judge:
 
     def __init__(self, path: str, module: cst.Module, visitor: _Visitor, catalogue: Catalogue):
         self.path, self.module, self.v, self.catalogue = path, module, visitor, catalogue
-        self.positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
         self.findings: list[Finding] = []
         self.newline = "\r\n" if "\r\n" in module.code else "\n"
+
+    @cached_property
+    def positions(self):
+        """Resolved on the first finding: positions cost more than the parse, and most files have none."""
+        return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
 
     def span(self, node: cst.CSTNode) -> Span:
         where = self.positions[node]

@@ -41,13 +41,19 @@ def _code_text(tree: ast.AST, lines: list) -> str:
     for node in ast.walk(tree):
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             docstrings.add(id(node.value))
+        elif isinstance(node, ast.Dict):  # trainer_defaults={"precision": ...}
+            parts.extend(f"{key.value!r}:" for key in node.keys if isinstance(key, ast.Constant))
         elif isinstance(node, ast.Constant) and id(node) not in docstrings:
             parts.append(node.value if isinstance(node.value, str) else repr(node.value))
         elif isinstance(node, ast.Name):
             parts.append(node.id)
         elif isinstance(node, ast.Attribute):
             parts.append(node.attr)
-        elif isinstance(node, (ast.keyword, ast.arg)) and node.arg:
+        elif isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+            parts.append(f"{getattr(node.func, 'id', None) or node.func.attr}(")  # `BitsandbytesPrecision(`
+        elif isinstance(node, ast.keyword) and node.arg:
+            parts.append(f"{node.arg}=")  # the trigger for a setting is `precision=`
+        elif isinstance(node, ast.arg):
             parts.append(node.arg)
         elif isinstance(node, ast.alias):
             parts.append(f"{node.name} {node.asname or ''}")

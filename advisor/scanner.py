@@ -14,6 +14,7 @@ import re
 import tokenize
 import io
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Optional
 
 import libcst as cst
@@ -23,6 +24,7 @@ from advisor import lightning
 from advisor.catalogue import Catalogue
 from advisor.facts import Argument, FileFacts, FunctionInfo, Literal, OpSite, PluginCall, Setting, Span
 from advisor.imports import Scopes, module_name_for
+from advisor.op_rules import pattern_matches
 from advisor.values import FP32_DTYPES, INT_DTYPES, NOT_STATIC, branches, literal
 
 STEP_RE = re.compile(r"^(training|validation|test|predict)_step$|_step$")
@@ -32,8 +34,8 @@ MODULE_BASES = ("torch.nn.Module", "torch.nn.modules.module.Module")
 FUNCTION_BASES = ("torch.autograd.Function", "torch.autograd.function.Function")
 DATA_BASE_SUFFIXES = ("Dataset", "IterableDataset", "DataModule", "LightningDataModule", "BaseTransform",
                       "DataLoader", "Sampler")
-# Regexes for files worth a full parse beyond the op patterns: settings and PRC noqa comments.
-SETTING_TRIGGERS = (r"[pP]recision", r"\bamp_(?:backend|level)\b", r"noqa:[^\n]*PRC")
+# Text that makes a file worth a full parse beyond the op patterns: settings and PRC noqa comments.
+SETTING_TRIGGERS = (r"precision['\"]?\s*[=:]", r"Precision\w*\s*\(", r"\bamp_(?:backend|level)\b", r"noqa:[^\n]*PRC")
 NOQA_RE = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 FP32_METHODS = ("float", "double")
 # Calls into these packages are never project helpers: no call edge is kept for them.
@@ -45,24 +47,48 @@ INT_METHODS = ("long", "int", "bool", "short")
 
 NUMBER_ABOVE_FP16 = r"\d[eE]\+?[5-9]|\d[eE]\+?\d\d|finfo|\d{6,}"  # 1e5.., 1e10.., finfo(...), 100000..
 NUMBER_BELOW_FP16 = r"\d[eE]-(?:[89]|\d\d)"  # 1e-8, 1e-12, ...
+IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _trigger(pattern) -> Optional[str]:
-    """The cheapest text a file must contain for this pattern to possibly match."""
-    if pattern.above is not None:
-        return NUMBER_ABOVE_FP16
-    if pattern.below is not None:
-        return NUMBER_BELOW_FP16
-    if pattern.within:
-        return "|".join(rf"\b{re.escape(str(v).rsplit('.', 1)[-1])}\b" for v in pattern.within)
-    if pattern.aten:
-        return None  # graph-only pattern
-    target = pattern.subclass or pattern.target
-    last = target.rsplit(".", 1)[-1]
-    if "*" in target:  # torch.linalg.* -> linalg; segment_*_csr -> segment_
-        fragment = [p for p in target.split("*", 1)[0].split(".") if p][-1]
-        return rf"\b{re.escape(fragment)}"
-    return rf"\b{re.escape(last)}\b"
+class Triggers:
+    """Does a text contain anything a rule could match? The pre-filter that spares
+    most files of a code base the libcst parse.
+
+    Names are looked up in the set of the text's identifiers (one pass, set
+    intersection) rather than as a regex alternation of a hundred words,
+    which costs a scan per word; numbers and comments use a short regex.
+    """
+
+    def __init__(self, words=(), regexes=()):
+        self.words = set(words)
+        self.prefixes: set = set()
+        self.regexes = set(regexes)
+
+    def add(self, pattern) -> None:
+        """Add what one catalogue pattern needs: a name, a name prefix, or a number."""
+        if pattern.above is not None:
+            self.regexes.add(NUMBER_ABOVE_FP16)
+        elif pattern.below is not None:
+            self.regexes.add(NUMBER_BELOW_FP16)
+        elif pattern.within:
+            self.words |= {str(value).rsplit(".", 1)[-1] for value in pattern.within}
+        elif not pattern.aten:  # aten patterns are for traced graphs only
+            target = pattern.subclass or pattern.target
+            if "*" in target:  # torch.linalg.* -> names starting with linalg; segment_*_csr -> segment_
+                self.prefixes.add([part for part in target.split("*", 1)[0].split(".") if part][-1])
+            else:
+                self.words.add(target.rsplit(".", 1)[-1])
+
+    @cached_property
+    def _compiled(self) -> tuple:
+        return re.compile("|".join(sorted(self.regexes)) or "(?!)"), frozenset(self.words), tuple(sorted(self.prefixes))
+
+    def search(self, text: str) -> bool:
+        pattern, words, prefixes = self._compiled
+        if pattern.search(text):
+            return True
+        identifiers = set(IDENTIFIER_RE.findall(text))
+        return not identifiers.isdisjoint(words) or any(name.startswith(prefixes) for name in identifiers if prefixes)
 
 
 @dataclass
@@ -73,13 +99,13 @@ class OpIndex:
     function_globs: list = field(default_factory=list)
     methods: set = field(default_factory=set)
     subclass_methods: dict = field(default_factory=dict)  # base qualified name -> {method names}
-    triggers: re.Pattern = None
+    triggers: Triggers = field(default_factory=Triggers)
     aliases: dict = field(default_factory=dict)
+    patterns: list = field(default_factory=list)  # every op pattern: a site no pattern matches is not kept
 
     @classmethod
     def build(cls, catalogue: Catalogue, extra_triggers=()) -> "OpIndex":
-        index = cls(aliases=dict(catalogue.aliases))
-        regexes = set(SETTING_TRIGGERS) | {rf"\b{re.escape(word)}\b" for word in extra_triggers}
+        index = cls(aliases=dict(catalogue.aliases), triggers=Triggers(extra_triggers, SETTING_TRIGGERS))
         for rule in catalogue.op_rules():
             for pattern in rule.patterns:
                 name = pattern.function or pattern.module
@@ -89,9 +115,8 @@ class OpIndex:
                     index.subclass_methods.setdefault(pattern.subclass, set()).add(pattern.method or "")
                 elif pattern.method:
                     index.methods.add(pattern.method)
-                regexes.add(_trigger(pattern))
-        regexes.discard(None)
-        index.triggers = re.compile("|".join(sorted(regexes)))
+                index.triggers.add(pattern)
+                index.patterns.append(pattern)
         return index
 
     def matches_function(self, qualified: str) -> bool:
@@ -403,6 +428,8 @@ class Scanner(cst.CSTVisitor):
             if arg.keyword is not None:
                 site.keywords[arg.keyword.value] = literal(arg.value, self.scopes.qualify)
         site.keyword_names = tuple(arg.keyword.value for arg in node.args if arg.keyword is not None)
+        if not any(pattern_matches(pattern, site) for pattern in index.patterns):
+            return  # e.g. `.sum()` without the fp16 `dtype=` its rule is about: no fact worth a position
         casts = [self._is_fp32(arg.value) for arg in node.args]
         dtype = site.keywords.get("dtype")
         site.in_fp32_region = (dtype in FP32_DTYPES) or (receiver_fp32 and any(casts))
