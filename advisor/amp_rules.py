@@ -24,11 +24,13 @@ from advisor.findings import Edit, Finding, Fix, from_rule
 from advisor.imports import Scopes, dotted, module_name_for
 from advisor.values import literal
 
-# Whole words the engine adds to the scanner's pre-filter (`OpIndex.build(extra_triggers=...)`), so
-# that the scanner reads the noqa comments of these files too.
-TRIGGERS = ("autocast", "GradScaler", "custom_fwd", "custom_bwd", "clip_grad_norm_", "clip_grad_value_", "half", "float16",
+# What a file must contain for any PRC4xx rule to apply. The engine adds these words to the scanner's
+# pre-filter (`OpIndex.build(extra_triggers=...)`), so that the scanner parses (and reads the noqa
+# comments of) these files too; `.half(` is matched as a call, the word alone is common prose.
+TRIGGERS = ("autocast", "GradScaler", "custom_fwd", "custom_bwd", "clip_grad_norm_", "clip_grad_value_", "float16",
             "TrainingArguments", "Seq2SeqTrainingArguments", "SFTConfig", "DPOConfig", "mixed_precision")
-TRIGGER_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, TRIGGERS)) + r")\b")
+HALF_CALL = r"\.half\("
+TRIGGER_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, TRIGGERS)) + r")\b|" + HALF_CALL)
 
 AUTOCASTS = {  # qualified name -> (device, or None when it is the first argument; names of positional args)
     "torch.autocast": (None, ("device_type", "dtype", "enabled", "cache_enabled")),

@@ -32,7 +32,8 @@ class Checker:
     def create(cls, config: Optional[Config] = None, target=None, census: Optional[ModelCensus] = None) -> "Checker":
         config = config or Config()
         catalogue = load_catalogue(config.extra_rules)
-        index = OpIndex.build(catalogue, (TARGET_TRIGGERS if target is not None else ()) + amp_rules.TRIGGERS)
+        index = OpIndex.build(catalogue, (TARGET_TRIGGERS if target is not None else ()) + amp_rules.TRIGGERS,
+                              (amp_rules.HALF_CALL,))
         return cls(config, catalogue, index, target, census)
 
     def scan(self, paths: list[str], stdin: Optional[tuple] = None, jobs: Optional[int] = None) -> list[FileResult]:

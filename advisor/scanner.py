@@ -34,8 +34,11 @@ MODULE_BASES = ("torch.nn.Module", "torch.nn.modules.module.Module")
 FUNCTION_BASES = ("torch.autograd.Function", "torch.autograd.function.Function")
 DATA_BASE_SUFFIXES = ("Dataset", "IterableDataset", "DataModule", "LightningDataModule", "BaseTransform",
                       "DataLoader", "Sampler")
-# Text that makes a file worth a full parse beyond the op patterns: settings and PRC noqa comments.
-SETTING_TRIGGERS = (r"precision['\"]?\s*[=:]", r"Precision\w*\s*\(", r"\bamp_(?:backend|level)\b", r"noqa:[^\n]*PRC")
+# A file can hold a setting only if it names a Lightning entry point and passes something a setting
+# rule reads; `# noqa: PRC...` comments are read (for PRC002) wherever they are.
+SETTING_NAMES = frozenset({"Trainer", "Fabric", "LightningCLI"})
+SETTING_TEXT = re.compile(r"precision\s*=|precision['\"]\s*:|Precision\w*\s*\(|\bamp_(?:backend|level)\b")
+NOQA_TRIGGER = r"noqa:[^\n]*PRC"
 NOQA_RE = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 FP32_METHODS = ("float", "double")
 # Calls into these packages are never project helpers: no call edge is kept for them.
@@ -45,7 +48,7 @@ EXTERNAL_ROOTS = frozenset({"torch", "numpy", "lightning", "pytorch_lightning", 
 INT_METHODS = ("long", "int", "bool", "short")
 
 
-NUMBER_ABOVE_FP16 = r"\d[eE]\+?[5-9]|\d[eE]\+?\d\d|finfo|\d{6,}"  # 1e5.., 1e10.., finfo(...), 100000..
+NUMBER_ABOVE_FP16 = r"\d[eE]\+?[5-9]|\d[eE]\+?\d\d|finfo|\b\d{6,}(?:\.\d*)?\s*\)"  # 1e5.., 1e10.., finfo, 100000)
 NUMBER_BELOW_FP16 = r"\d[eE]-(?:[89]|\d\d)"  # 1e-8, 1e-12, ...
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -70,6 +73,9 @@ class Triggers:
             self.regexes.add(NUMBER_ABOVE_FP16)
         elif pattern.below is not None:
             self.regexes.add(NUMBER_BELOW_FP16)
+        elif pattern.within and pattern.keyword:  # dtype=torch.float16: the keyword and the value together
+            values = "|".join(re.escape(str(value).rsplit(".", 1)[-1]) for value in pattern.within)
+            self.regexes.add(rf"\b{re.escape(pattern.keyword)}\s*=\s*[\w.]*\b(?:{values})\b")
         elif pattern.within:
             self.words |= {str(value).rsplit(".", 1)[-1] for value in pattern.within}
         elif not pattern.aten:  # aten patterns are for traced graphs only
@@ -88,7 +94,9 @@ class Triggers:
         if pattern.search(text):
             return True
         identifiers = set(IDENTIFIER_RE.findall(text))
-        return not identifiers.isdisjoint(words) or any(name.startswith(prefixes) for name in identifiers if prefixes)
+        if not identifiers.isdisjoint(words) or (prefixes and any(name.startswith(prefixes) for name in identifiers)):
+            return True
+        return not identifiers.isdisjoint(SETTING_NAMES) and SETTING_TEXT.search(text) is not None
 
 
 @dataclass
@@ -104,8 +112,9 @@ class OpIndex:
     patterns: list = field(default_factory=list)  # every op pattern: a site no pattern matches is not kept
 
     @classmethod
-    def build(cls, catalogue: Catalogue, extra_triggers=()) -> "OpIndex":
-        index = cls(aliases=dict(catalogue.aliases), triggers=Triggers(extra_triggers, SETTING_TRIGGERS))
+    def build(cls, catalogue: Catalogue, extra_triggers=(), extra_patterns=()) -> "OpIndex":
+        """`extra_triggers` are names, `extra_patterns` regexes that also make a file worth parsing."""
+        index = cls(aliases=dict(catalogue.aliases), triggers=Triggers(extra_triggers, (NOQA_TRIGGER, *extra_patterns)))
         for rule in catalogue.op_rules():
             for pattern in rule.patterns:
                 name = pattern.function or pattern.module
