@@ -89,7 +89,7 @@ class _Autocast:
     dtype_arg: Optional[cst.Arg]
 
 
-class _Visitor(cst.CSTVisitor):
+class _Visitor(cst.BatchableCSTVisitor):
     """Records the AMP facts of one file in source order; positions are resolved later."""
 
     def __init__(self, path: str):
@@ -430,22 +430,30 @@ class _Judge:
         return TargetSite(code, self.span(node), values, edits, self._noqa_lines(node))
 
 
-def check_amp(path: str, text: str, catalogue: Catalogue,
-              module: Optional[cst.Module] = None) -> tuple[list, Optional[AmpFacts]]:
+def visitor_for(path: str, text: str) -> Optional[_Visitor]:
+    """A visitor to run in the scanner's traversal (libcst.visit_batched), or None when no
+    trigger word occurs and no PRC4xx rule can apply."""
+    return _Visitor(path) if TRIGGER_RE.search(text) else None
+
+
+def check_amp(path: str, text: str, catalogue: Catalogue, module: Optional[cst.Module] = None,
+              visited: Optional[_Visitor] = None) -> tuple[list, Optional[AmpFacts]]:
     """PRC4xx findings that need no target, and the facts the target rules need.
 
-    `module` is the scanner's parse of `text`, reused when given. ([], None)
-    when no trigger word occurs or the file does not parse (the scanner
-    reports the parse error).
+    `module` is the scanner's parse of `text` and `visited` the visitor that
+    already walked it with the scanner; both are optional. ([], None) when
+    no trigger word occurs or the file does not parse (the scanner reports
+    the parse error).
     """
-    if not TRIGGER_RE.search(text):
+    visitor = visited or visitor_for(path, text)
+    if visitor is None:
         return [], None
-    try:
-        module = module or cst.parse_module(text)
-    except (cst.ParserSyntaxError, RecursionError):
-        return [], None
-    visitor = _Visitor(path)
-    module.visit(visitor)
+    if visited is None:
+        try:
+            module = module or cst.parse_module(text)
+        except (cst.ParserSyntaxError, RecursionError):
+            return [], None
+        cst.visit_batched(module, [visitor])
     judge = _Judge(path, module, visitor, catalogue)
     judge.deprecated()
     judge.scaler_and_backward()

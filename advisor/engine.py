@@ -61,7 +61,12 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> 
     """Scan one decoded file and apply the per-file rules."""
     result = FileResult(path)
     try:
-        facts, module = (yaml_settings.scan_yaml(path, text), None) if yaml_settings.is_yaml(path) else scan(path, text, index)
+        amp_visitor = None
+        if yaml_settings.is_yaml(path):
+            facts, module = yaml_settings.scan_yaml(path, text), None
+        else:
+            amp_visitor = amp_rules.visitor_for(path, text)
+            facts, module = scan(path, text, index, [amp_visitor] if amp_visitor else ())
     except cst.ParserSyntaxError as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
         result.error = _error_finding(catalogue, sourcefile.InputError(path, exc.raw_line, f"cannot parse: {message}"))
@@ -81,8 +86,8 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> 
     for setting in facts.settings:
         result.findings.extend(setting_findings(setting, text, catalogue))
     result.findings.extend(_unknown_noqa(facts, catalogue))
-    if not yaml_settings.is_yaml(path):
-        amp_findings, facts.amp = amp_rules.check_amp(path, text, catalogue, module)
+    if amp_visitor is not None:
+        amp_findings, facts.amp = amp_rules.check_amp(path, text, catalogue, module, amp_visitor)
         result.findings.extend(amp_findings)
     return result
 

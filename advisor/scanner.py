@@ -168,7 +168,7 @@ def noqa_lines(text: str) -> dict:
     return result
 
 
-class Scanner(cst.CSTVisitor):
+class Scanner(cst.BatchableCSTVisitor):
     def __init__(self, path: str, module: cst.Module, index: OpIndex, locate_calls: bool = False):
         self.path = path
         self.module = module
@@ -542,19 +542,21 @@ def _with_span(arg: Argument, where: Span, arg_span: Optional[Span] = None) -> A
     return Argument(name=arg.name, text=arg.text, span=where, value=arg.value, static=arg.static, arg_span=arg_span)
 
 
-def scan(path: str, text: str, index: OpIndex) -> tuple[FileFacts, Optional[cst.Module]]:
+def scan(path: str, text: str, index: OpIndex, companions=()) -> tuple[FileFacts, Optional[cst.Module]]:
     """Facts of one file and its parsed module (None when no trigger word made it worth
     parsing); raises libcst.ParserSyntaxError or SyntaxError when it does not parse.
 
-    A file without any trigger word has no facts to give; Python's own parser
+    `companions` are other batchable visitors (the PRC4xx one) walked in the
+    same traversal: walking the tree costs as much as parsing it. A file
+    without any trigger word has no facts to give; Python's own parser
     (several times faster than libcst's) still checks that it is valid code.
     """
-    if not index.triggers.search(text):
+    if not index.triggers.search(text) and not companions:
         ast.parse(text, filename=path)
         return FileFacts(path=path, module=module_name_for(path)), None
     module = cst.parse_module(text)
     scanner = Scanner(path, module, index)
-    module.visit(scanner)
+    cst.visit_batched(module, [scanner, *companions])
     return scanner.finish(), module
 
 
@@ -568,6 +570,6 @@ def locate_call(path: str, function: str, callee: str, index: OpIndex) -> Option
     except (sourcefile.InputError, cst.ParserSyntaxError):
         return None
     scanner = Scanner(path, module, index, locate_calls=True)
-    module.visit(scanner)
+    cst.visit_batched(module, [scanner])
     scanner.finish()
     return scanner.call_spans.get((function, callee))
