@@ -9,7 +9,7 @@ from advisor.catalogue import Catalogue, load_catalogue
 from advisor.config import Config
 from advisor.engine import FileResult, Report
 from advisor.facts import ModelCensus
-from advisor.scanner import OpIndex
+from advisor.opindex import OpIndex
 
 TARGET_TRIGGERS = ("Trainer", "Fabric")  # with a target, a call without precision= matters too
 

@@ -6,7 +6,7 @@ typo in a linter's config is a rule that never runs.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 

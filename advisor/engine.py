@@ -20,10 +20,11 @@ import libcst as cst
 from advisor import amp_rules, files, sourcefile, yaml_settings
 from advisor.catalogue import Catalogue
 from advisor.config import Config
-from advisor.facts import FileFacts, Setting, Span
+from advisor.facts import FileFacts, Span
 from advisor.findings import Finding, from_rule
 from advisor.project import op_findings
-from advisor.scanner import OpIndex, scan
+from advisor.opindex import OpIndex
+from advisor.scanner import scan
 from advisor.setting_rules import setting_findings
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}

@@ -103,7 +103,7 @@ def test_a_file_gone_before_the_fix_is_a_one_line_error(tmp_path):
     from advisor import engine
     from advisor.catalogue import load_catalogue
     from advisor.config import Config
-    from advisor.scanner import OpIndex
+    from advisor.opindex import OpIndex
     import io
     path = tmp_path / "train.py"
     path.write_text(LEGACY)

@@ -4,7 +4,8 @@ import pytest
 from advisor.catalogue import load_catalogue
 from advisor.fp32_fix import device_type_for, fp32_region_fix
 from advisor.op_rules import matching_rules
-from advisor.scanner import OpIndex, scan
+from advisor.opindex import OpIndex
+from advisor.scanner import scan
 
 CATALOGUE = load_catalogue()
 INDEX = OpIndex.build(CATALOGUE)

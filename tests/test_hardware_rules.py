@@ -9,7 +9,8 @@ from advisor.facts import ModelCensus
 from advisor.hardware import lookup
 from advisor.hardware_rules import hardware_findings
 from advisor.recommend import recommend
-from advisor.scanner import OpIndex, scan
+from advisor.opindex import OpIndex
+from advisor.scanner import scan
 
 CATALOGUE = load_catalogue()
 INDEX = OpIndex.build(CATALOGUE, extra_triggers=("Trainer", "Fabric"))  # PRC122 needs calls without precision=

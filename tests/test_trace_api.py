@@ -9,7 +9,7 @@ from advisor import engine
 from advisor.catalogue import load_catalogue
 from advisor.config import Config
 from advisor.project import op_findings
-from advisor.scanner import OpIndex
+from advisor.opindex import OpIndex
 from advisor.trace.api import MODEL_KEYS, add_to_facts, trace_script
 
 MODELS = Path(__file__).parent / "models"

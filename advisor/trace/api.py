@@ -20,7 +20,7 @@ from advisor.catalogue import Catalogue, load_catalogue
 from advisor.facts import FileFacts, ModelCensus, OpSite, Span
 from advisor.isolation import run_isolated
 from advisor.op_rules import matching_rules
-from advisor.scanner import noqa_lines
+from advisor.noqa import noqa_lines
 from advisor.trace.names import canonical
 from advisor.values import NOT_STATIC
 

@@ -1,0 +1,98 @@
+"""The catalogue's op patterns indexed for the scanner, and the pre-filter that decides
+which files are worth a libcst parse at all."""
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from advisor.catalogue import Catalogue
+
+# A file can hold a setting only if it names a Lightning entry point and passes something a setting
+# rule reads; `# noqa: PRC...` comments are read (for PRC002) wherever they are.
+SETTING_NAMES = frozenset({"Trainer", "Fabric", "LightningCLI"})
+SETTING_TEXT = re.compile(r"precision\s*=|precision['\"]\s*:|Precision\w*\s*\(|\bamp_(?:backend|level)\b")
+NOQA_TRIGGER = r"noqa:[^\n]*PRC"
+NUMBER_ABOVE_FP16 = r"\d[eE]\+?[5-9]|\d[eE]\+?\d\d|finfo|\b\d{6,}(?:\.\d*)?\s*\)"  # 1e5.., 1e10.., finfo, 100000)
+NUMBER_BELOW_FP16 = r"\d[eE]-(?:[89]|\d\d)"  # 1e-8, 1e-12, ...
+IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class Triggers:
+    """Does a text contain anything a rule could match? The pre-filter that spares
+    most files of a code base the libcst parse.
+
+    Names are looked up in the set of the text's identifiers (one pass, set
+    intersection) rather than as a regex alternation of a hundred words,
+    which costs a scan per word; numbers and comments use a short regex.
+    """
+
+    def __init__(self, words=(), regexes=()):
+        self.words = set(words)
+        self.prefixes: set = set()
+        self.regexes = set(regexes)
+
+    def add(self, pattern) -> None:
+        """Add what one catalogue pattern needs: a name, a name prefix, or a number."""
+        if pattern.above is not None:
+            self.regexes.add(NUMBER_ABOVE_FP16)
+        elif pattern.below is not None:
+            self.regexes.add(NUMBER_BELOW_FP16)
+        elif pattern.within and pattern.keyword:  # dtype=torch.float16: the keyword and the value together
+            values = "|".join(re.escape(str(value).rsplit(".", 1)[-1]) for value in pattern.within)
+            self.regexes.add(rf"\b{re.escape(pattern.keyword)}\s*=\s*[\w.]*\b(?:{values})\b")
+        elif pattern.within:
+            self.words |= {str(value).rsplit(".", 1)[-1] for value in pattern.within}
+        elif not pattern.aten:  # aten patterns are for traced graphs only
+            target = pattern.subclass or pattern.target
+            if "*" in target:  # torch.linalg.* -> names starting with linalg; segment_*_csr -> segment_
+                self.prefixes.add([part for part in target.split("*", 1)[0].split(".") if part][-1])
+            else:
+                self.words.add(target.rsplit(".", 1)[-1])
+
+    @cached_property
+    def _compiled(self) -> tuple:
+        return re.compile("|".join(sorted(self.regexes)) or "(?!)"), frozenset(self.words), tuple(sorted(self.prefixes))
+
+    def search(self, text: str) -> bool:
+        pattern, words, prefixes = self._compiled
+        if pattern.search(text):
+            return True
+        identifiers = set(IDENTIFIER_RE.findall(text))
+        if not identifiers.isdisjoint(words) or (prefixes and any(name.startswith(prefixes) for name in identifiers)):
+            return True
+        return not identifiers.isdisjoint(SETTING_NAMES) and SETTING_TEXT.search(text) is not None
+
+
+@dataclass
+class OpIndex:
+    """The catalogue's patterns, indexed for the scanner (built once per run)."""
+
+    functions: set = field(default_factory=set)
+    function_globs: list = field(default_factory=list)
+    methods: set = field(default_factory=set)
+    subclass_methods: dict = field(default_factory=dict)  # base qualified name -> {method names}
+    triggers: Triggers = field(default_factory=Triggers)
+    aliases: dict = field(default_factory=dict)
+    patterns: list = field(default_factory=list)  # every op pattern: a site no pattern matches is not kept
+
+    @classmethod
+    def build(cls, catalogue: Catalogue, extra_triggers=(), extra_patterns=()) -> "OpIndex":
+        """`extra_triggers` are names, `extra_patterns` regexes that also make a file worth parsing."""
+        index = cls(aliases=dict(catalogue.aliases), triggers=Triggers(extra_triggers, (NOQA_TRIGGER, *extra_patterns)))
+        for rule in catalogue.op_rules():
+            for pattern in rule.patterns:
+                name = pattern.function or pattern.module
+                if name:
+                    (index.function_globs.append(name) if "*" in name else index.functions.add(name))
+                elif pattern.subclass:
+                    index.subclass_methods.setdefault(pattern.subclass, set()).add(pattern.method or "")
+                elif pattern.method:
+                    index.methods.add(pattern.method)
+                index.triggers.add(pattern)
+                index.patterns.append(pattern)
+        return index
+
+    def matches_function(self, qualified: str) -> bool:
+        return qualified in self.functions or any(fnmatch.fnmatchcase(qualified, glob) for glob in self.function_globs)
