@@ -75,26 +75,16 @@ def remove_keyword(text: str, setting: Setting, name: str) -> Optional[Edit]:
     return Edit(index.span(start, end), "")
 
 
-def add_keyword(text: str, setting: Setting, name: str, value: str) -> Edit:
-    """Insert `name=value` as the call's last keyword, matching its layout."""
-    index = LineIndex(text)
-    call_end = index.offset(setting.call_span.end_line, setting.call_span.end_column)
-    close = text.rfind(")", 0, call_end)
-    body = text[index.offset(setting.call_span.line, setting.call_span.column):close]
-    opened = body.find("(")
-    inside = body[opened + 1:]
-    if not inside.strip():
-        return Edit(index.span(close, close), f"{name}={value}")
-    if setting.multiline or "\n" in inside.rstrip():
-        last = inside.rstrip()
-        indent = re.search(r"\n([ \t]*)\S[^\n]*$", last)
-        pad = indent.group(1) if indent else "    "
-        newline = "\r\n" if "\r\n" in text else "\n"
-        insert_at = close - (len(inside) - len(last))
-        comma = "" if last.endswith(",") else ","
-        trailing = "," if last.endswith(",") else ""
-        return Edit(index.span(insert_at, insert_at), f"{comma}{newline}{pad}{name}={value}{trailing}")
-    stripped = inside.rstrip()
-    insert_at = close - (len(inside) - len(stripped))
-    separator = " " if stripped.endswith(",") else ", "
-    return Edit(index.span(insert_at, insert_at), f"{separator}{name}={value}")
+def insert_keyword(call_span: Span, arguments, keyword: str, multiline: bool) -> Edit:
+    """Add `keyword` (`name=value`) after the call's last argument, or inside empty parens;
+    on its own line, aligned with the others, when the call has one argument per line.
+    Written with "\n": the fixer turns it into the file's own line ending."""
+    if not arguments:
+        at = Span(call_span.end_line, call_span.end_column - 1, call_span.end_line, call_span.end_column - 1)
+        return Edit(at, keyword)
+    last = max(arguments, key=lambda a: (a.span.end_line, a.span.end_column))
+    at = Span(last.span.end_line, last.span.end_column, last.span.end_line, last.span.end_column)
+    if multiline:
+        start = last.arg_span.column if last.arg_span else last.span.column - len(last.name) - 1
+        return Edit(at, ",\n" + " " * max(start - 1, 0) + keyword)
+    return Edit(at, ", " + keyword)

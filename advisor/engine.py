@@ -85,7 +85,7 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> 
     result.facts = facts
     result.text = text if facts.ops else None
     for setting in facts.settings:
-        result.findings.extend(setting_findings(setting, text, catalogue))
+        result.findings.extend(setting_findings(setting, text, catalogue, facts.imports_torch_as))
     result.findings.extend(_unknown_noqa(facts, catalogue))
     if amp_visitor is not None:
         amp_findings, facts.amp = amp_rules.check_amp(path, text, catalogue, module, amp_visitor)

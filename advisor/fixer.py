@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import stat
 import tempfile
 from dataclasses import dataclass, field
@@ -79,9 +80,14 @@ def enabled(finding: Finding, unsafe: bool, target_known: bool) -> bool:
 # ---- one pass over one text -------------------------------------------------------
 
 def _ranges(text: str, finding: Finding) -> list[tuple[int, int, str]]:
+    """Offsets and contents of a finding's edits; lines an edit adds take the file's line ending."""
     index = LineIndex(text)
+    crlf = "\r\n" in text
     return sorted((index.offset(e.span.line, e.span.column), index.offset(e.span.end_line, e.span.end_column),
-                   e.content) for e in finding.fix.edits)
+                   _CRLF.sub("\r\n", e.content) if crlf else e.content) for e in finding.fix.edits)
+
+
+_CRLF = re.compile(r"(?<!\r)\n")
 
 
 def _overlap(a: tuple, b: tuple) -> bool:

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from advisor.catalogue import Catalogue
 from advisor.facts import Argument, ModelCensus, PluginCall, Setting, Span
-from advisor.edits import quote_like
+from advisor.edits import insert_keyword, quote_like
 from advisor.findings import Edit, Finding, Fix
 from advisor.hardware import Gpu
 from advisor.recommend import Recommendation, argument_literal, device_count, fits_16bit, sharding
@@ -34,19 +34,6 @@ def _any_string(setting: Setting) -> str:
 
 def _replace(argument: Argument, content: str) -> Edit:
     return Edit(argument.span, content)
-
-
-def _insert_keyword(call_span: Span, arguments: Sequence[Argument], keyword: str, multiline: bool) -> Edit:
-    """Add `keyword` after the last argument (before any trailing comma), or inside empty parens."""
-    if not arguments:
-        at = Span(call_span.end_line, call_span.end_column - 1, call_span.end_line, call_span.end_column - 1)
-        return Edit(at, keyword)
-    last = max(arguments, key=lambda a: (a.span.end_line, a.span.end_column))
-    at = Span(last.span.end_line, last.span.end_column, last.span.end_line, last.span.end_column)
-    if multiline:
-        start = last.arg_span.column if last.arg_span else last.span.column - len(last.name) - 1
-        return Edit(at, ",\n" + " " * max(start - 1, 0) + keyword)
-    return Edit(at, ", " + keyword)
 
 
 def _fix(rule, *edits: Edit) -> Optional[Fix]:
@@ -140,7 +127,7 @@ def _precision_rules(ctx: _Context, setting: Setting) -> None:
         better = ctx.recommendation.precision if ctx.recommendation and ctx.recommendation.precision else None
         keyword = f"precision={quote_like(_any_string(setting), better or '')}"
         arguments = list(setting.arguments.values()) + ([setting.plugins_arg] if setting.plugins_arg else [])
-        edits = [_insert_keyword(setting.call_span, arguments, keyword, setting.multiline)] if better else []
+        edits = [insert_keyword(setting.call_span, arguments, keyword, setting.multiline)] if better else []
         ctx.report("PRC122", setting, setting.span, edits, kind=setting.kind, better=better or "a -mixed precision")
 
 
@@ -176,7 +163,7 @@ def _bnb_rules(ctx: _Context, setting: Setting, call: PluginCall) -> None:
         if dtype_arg is not None:
             edit = _replace(dtype_arg, _with_dtype(dtype_arg, "float16"))
         else:
-            edit = _insert_keyword(call.span, list(call.arguments.values()), "dtype=torch.float16", False)
+            edit = insert_keyword(call.span, list(call.arguments.values()), "dtype=torch.float16", False)
         ctx.report("PRC308", setting, dtype_arg.span if dtype_arg else call.span, [edit], mode=mode,
                    capability=target.capability_text)
     ignore = call.arguments.get("ignore_modules")
