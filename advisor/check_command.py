@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from advisor import output
+from advisor import output, sourcefile
 from advisor.catalogue import CatalogueError
 from advisor.config import FAIL_LEVELS, ConfigError, discover
 from advisor import api
@@ -119,18 +119,33 @@ def _render(args, report, catalogue, out, models=None) -> None:
                            quiet=args.quiet)
 
 
-def _fix_stdin(checker, results, args, stdin, judge) -> int:
+def _read_stdin(args) -> sourcefile.SourceFile:
+    """The code piped in, decoded as a file is (BOM, coding cookie, NUL bytes), not by the locale.
+
+    An input that cannot be decoded is a one-line error; with --fix its bytes
+    still go back to stdout unchanged, so an editor piping its buffer keeps it.
+    """
+    raw = sys.stdin.buffer.read()
+    try:
+        return sourcefile.decode(args.stdin_filename or "-", raw)
+    except sourcefile.InputError:
+        if args.fix and not args.diff:
+            sys.stdout.buffer.write(raw)
+        raise
+
+
+def _fix_stdin(checker, results, args, source: sourcefile.SourceFile, judge) -> int:
     """`-` with --fix/--diff: the fixed text (or its diff) goes to stdout, like ruff."""
-    from advisor import fixer, sourcefile
-    name, text = stdin
+    from advisor import fixer
     recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
-    sources = {name: sourcefile.SourceFile(name, text, "utf-8", text.encode("utf-8"))}
-    plan = fixer.plan_fixes(judge(results), recheck, args.unsafe_fixes, checker.target is not None, sources)
-    state = plan.files.get(name)
+    plan = fixer.plan_fixes(judge(results), recheck, args.unsafe_fixes, checker.target is not None,
+                            {source.path: source})
+    state = plan.files.get(source.path)
     if args.diff:
         sys.stdout.write(fixer.unified_diff(state) if state and state.changed else "")
         return EXIT_FINDINGS if state and state.changed else EXIT_OK
-    sys.stdout.write(state.text if state else text)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(sourcefile.encode(source, state.text) if state and state.changed else source.raw)
     return EXIT_FINDINGS if plan.report.failed(checker.config.fail_level) and not args.exit_zero else EXIT_OK
 
 
@@ -142,13 +157,18 @@ def run(args) -> int:
     except (ConfigError, CatalogueError, ValueError) as exc:  # hardware.UnknownGpu names the closest GPUs
         print(f"prec-advisor: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    stdin = (args.stdin_filename or "-", sys.stdin.read()) if args.paths == ["-"] else None
+    try:
+        source = _read_stdin(args) if args.paths == ["-"] else None
+    except sourcefile.InputError as exc:
+        print(f"prec-advisor: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    stdin = (source.path, source.text) if source is not None else None
     results = checker.scan(args.paths, stdin, args.jobs)
     traced = checker.trace(_trace_scripts(args), args.model, args.trace_timeout) if args.trace else []
     extra_ops = [site for t in traced for site in t.ops]
     judge = lambda fresh: checker.judge(fresh, extra_ops)  # noqa: E731 - --fix passes re-judge the same way
     if stdin is not None and (args.fix or args.diff):
-        return _fix_stdin(checker, results, args, stdin, judge)
+        return _fix_stdin(checker, results, args, source, judge)
     report = judge(results)
     fix_exit = EXIT_OK
     if args.fix or args.diff:

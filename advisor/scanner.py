@@ -37,6 +37,8 @@ EXTERNAL_ROOTS = frozenset({"torch", "numpy", "lightning", "pytorch_lightning", 
                             "torch_geometric", "torch_sparse", "torch_cluster", "math", "os", "sys", "typing",
                             "functools", "itertools", "collections", "logging", "warnings", "builtins"})
 INT_METHODS = ("long", "int", "bool", "short")
+BOOL_OPERANDS_MAX = 1000  # libcst nests one level per `and`/`or`: about 7,000 overflow an 8 MB stack
+BOOL_WORD_RE = re.compile(r"\b(?:and|or)\b")
 
 
 @dataclass
@@ -430,6 +432,22 @@ def _with_span(arg: Argument, where: Span, arg_span: Optional[Span] = None) -> A
     return Argument(name=arg.name, text=arg.text, span=where, value=arg.value, static=arg.static, arg_span=arg_span)
 
 
+def guard_parse(text: str, path: str) -> None:
+    """Raise SyntaxError (RecursionError, MemoryError) for code libcst must never see.
+
+    libcst's native parser has no depth limit: a few thousand nested levels overflow
+    the C stack and kill the whole process (SIGSEGV). CPython's parser refuses such
+    code first, except long `and`/`or` chains, which it keeps flat and libcst nests.
+    """
+    tree = ast.parse(text, filename=path)
+    if len(BOOL_WORD_RE.findall(text)) < BOOL_OPERANDS_MAX:
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BoolOp) and len(node.values) > BOOL_OPERANDS_MAX:
+            message = f"{len(node.values)} `and`/`or` operands in one expression, more than the parser handles"
+            raise SyntaxError(f"{message} ({BOOL_OPERANDS_MAX})", (path, node.lineno, node.col_offset + 1, None))
+
+
 def scan(path: str, text: str, index: OpIndex, companions=()) -> tuple[FileFacts, Optional[cst.Module]]:
     """Facts of one file and its parsed module (None when no trigger word made it worth
     parsing); raises libcst.ParserSyntaxError or SyntaxError when it does not parse.
@@ -439,8 +457,8 @@ def scan(path: str, text: str, index: OpIndex, companions=()) -> tuple[FileFacts
     without any trigger word has no facts to give; Python's own parser
     (several times faster than libcst's) still checks that it is valid code.
     """
+    guard_parse(text, path)
     if not index.triggers.search(text) and not companions:
-        ast.parse(text, filename=path)
         return FileFacts(path=path, module=module_name_for(path)), None
     module = cst.parse_module(text)
     scanner = Scanner(path, module, index)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import codecs
 import io
+import stat
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
-MAX_BYTES = 10 * 1024 * 1024  # larger files are almost surely generated or data
+MAX_BYTES = 2 * 1024 * 1024  # larger files are generated or data; libcst needs up to 1.6 GB and 30 s per MB
 
 
 class InputError(Exception):
@@ -50,7 +51,9 @@ def decode(path: str, raw: bytes) -> SourceFile:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
     except SyntaxError as exc:
-        raise InputError(path, getattr(exc, "lineno", None) or 1, f"bad encoding declaration: {exc.msg}") from None
+        if not exc.msg.startswith("invalid or missing encoding declaration"):
+            raise InputError(path, getattr(exc, "lineno", None) or 1, f"bad encoding declaration: {exc.msg}") from None
+        encoding = "utf-8"  # not UTF-8 and no cookie: decoding below names the line of the bad byte
     try:
         codecs.lookup(encoding)
         text = raw.decode(encoding)
@@ -63,11 +66,17 @@ def decode(path: str, raw: bytes) -> SourceFile:
 
 
 def read(path: Path, display: str | None = None) -> SourceFile:
+    """Read a regular file, never more than MAX_BYTES + 1 bytes of it: a FIFO or device
+    named `*.py` would block or never end, and a huge file would fill the memory."""
     name = display or str(path)
     try:
-        raw = path.read_bytes()
-    except IsADirectoryError:
-        raise InputError(name, 1, "is a directory") from None
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(name, 1, "is a directory")
+        if not stat.S_ISREG(mode):
+            raise InputError(name, 1, "not a regular file; skipped")
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)
     except OSError as exc:
         raise InputError(name, 1, f"cannot read: {exc.strerror or exc}") from None
     return decode(name, raw)

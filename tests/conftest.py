@@ -7,10 +7,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_cli(*args, cwd=None, stdin=None, env=None):
-    """Run `python -m advisor ...` in a subprocess, like a user's shell would."""
+def run_cli(*args, cwd=None, stdin=None, env=None, text=True, **options):
+    """Run `python -m advisor ...` in a subprocess, like a user's shell would
+    (`options` go to subprocess.run, e.g. preexec_fn to cap its resources)."""
     return subprocess.run([sys.executable, "-m", "advisor", *map(str, args)], cwd=cwd or ROOT, input=stdin,
-                          capture_output=True, text=True, env=env, timeout=300)
+                          capture_output=True, text=text, env=env, timeout=300, **options)
 
 
 @pytest.fixture
