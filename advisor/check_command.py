@@ -180,11 +180,12 @@ def run(args) -> int:
         if args.diff:
             return outcome.exit_code
         report, fix_exit = outcome.report, outcome.exit_code
+    trace_errors = [error for t in traced for error in t.errors]
+    report.errors += len(trace_errors)  # a model that could not be traced is an input we could not check
     _render(args, report, checker.catalogue, sys.stdout, [m for t in traced for m in t.models] if args.trace else None)
     for finding in report.findings:
         if finding.code == "PRC001" and args.format != "text":
             print(f"{finding.path}:{finding.line}: error: {finding.message}", file=sys.stderr)
-    trace_errors = [error for t in traced for error in t.errors]
     for error in trace_errors:
         print(f"prec-advisor: error: {error}", file=sys.stderr)
     if report.errors or fix_exit == EXIT_ERROR or trace_errors:

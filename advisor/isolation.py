@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -177,7 +178,8 @@ def _read_outcome(returncode, result: Path, output: Path, timed_out, timeout, me
         name = signal.Signals(-returncode).name
         hint = " (out of memory?)" if name == "SIGKILL" else ""
         return Outcome(False, error=f"child process killed by {name}{hint}", returncode=returncode, output_tail=tail)
-    limit = f" (memory limit {memory_limit / 2**30:.1f} GiB)" if memory_limit else ""
+    out_of_memory = memory_limit and re.search(r"MemoryError|out of memory|cannot allocate", tail, re.IGNORECASE)
+    limit = f" (memory limit {memory_limit / 2**30:.1f} GiB)" if out_of_memory else ""
     last = tail.strip().splitlines()[-1:] or ["no output"]
     return Outcome(False, error=f"child process exited with status {returncode} before finishing{limit}: {last[0]}",
                    returncode=returncode, output_tail=tail)

@@ -64,6 +64,8 @@ def test_trace_error_in_user_code_is_one_line_exit_2_with_static_findings_kept(t
     result = run_cli("check", "boom.py", "--trace", cwd=tmp_path)
     assert result.returncode == 2
     assert "boom.py:8:21: PRC101" in result.stdout
+    data = json.loads(run_cli("check", "boom.py", "--trace", "--format", "json", cwd=tmp_path).stdout)
+    assert data["summary"]["errors"] == 1
     errors = [l for l in result.stderr.splitlines() if l.startswith("prec-advisor: error:")]
     assert len(errors) == 1 and "Boom" in errors[0] and "no GPU here" in errors[0]
     assert "Traceback" not in result.stderr
