@@ -73,9 +73,11 @@ def render_text(report: Report, out: TextIO, *, color: bool, show_source: bool, 
         out.write(f"Found {info['findings']} finding{'s' if info['findings'] != 1 else ''} in {info['files']} file"
                   f"{'s' if info['files'] != 1 else ''}")
         fixable = info["fixable"]
-        if fixable["safe"]:
-            out.write(f"; {fixable['safe']} fixable with --fix")
-        if fixable["recommended"]:
+        target_known = report.recommendation is not None  # recommended fixes apply with a target
+        with_fix = fixable["safe"] + (fixable["recommended"] if target_known else 0)
+        if with_fix:
+            out.write(f"; {with_fix} fixable with --fix")
+        if fixable["recommended"] and not target_known:
             out.write(f", {fixable['recommended']} more with a hardware target (--gpu)")
         if fixable["unsafe"]:
             out.write(f", {fixable['unsafe']} with --unsafe-fixes")

@@ -221,3 +221,11 @@ def test_generated_rule_docs_are_up_to_date():
     from advisor.explain import rules_markdown
     assert (ROOT / "docs" / "rules.md").read_text() == rules_markdown(load_catalogue()), \
         "docs/rules.md is stale: run `python -m advisor.explain --markdown > docs/rules.md`"
+
+
+def test_summary_counts_recommended_fixes_only_as_applicable_with_a_target(cli):
+    example = ROOT / "examples" / "pointcloud.py"
+    assert "Found 5 findings in 1 file; 1 fixable with --fix, 1 with --unsafe-fixes." in cli("check", example).stdout
+    with_target = cli("check", example, "--gpu", "a100").stdout
+    assert "Found 6 findings in 1 file; 2 fixable with --fix, 1 with --unsafe-fixes." in with_target
+    assert 'Recommendation: precision="bf16-mixed"' in with_target
