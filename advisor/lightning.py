@@ -94,10 +94,6 @@ def strategy_family(strategy: Optional[str]) -> Optional[str]:
     return lowered
 
 
-def is_half(normalized: Optional[str]) -> bool:
-    return normalized in ("16-mixed", "bf16-mixed", "16-true", "bf16-true")
-
-
 def is_true_half(normalized: Optional[str]) -> bool:
     return normalized in ("16-true", "bf16-true")
 
