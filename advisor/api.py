@@ -63,8 +63,7 @@ class Checker:
         capability = self.target.compute_capability if self.target.kind == "cuda" else None
         extra += amp_rules.ecosystem_target_findings([f.amp for f in report.facts if f.amp], capability,
                                                      self.catalogue)
-        report = engine.finalize(results, self.catalogue, self.config, self.index, extra_findings=extra,
-                                 extra_ops=extra_ops)
+        engine.add_findings(report, extra, self.config)
         report.recommendation = recommendation
         return report
 

@@ -158,7 +158,7 @@ def _suppressed(finding: Finding, noqa: dict) -> bool:
 
 
 def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, index: OpIndex,
-             extra_findings=(), extra_ops=()) -> Report:
+             extra_ops=()) -> Report:
     """Project-wide rules, then selection and noqa; findings sorted like ruff.
 
     `extra_ops` are op sites found by tracing the model (`--trace`).
@@ -168,17 +168,22 @@ def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, in
     if extra_ops:
         from advisor.trace.api import add_to_facts  # no torch: the tracing itself ran in a child process
         facts = add_to_facts(facts, list(extra_ops))
-    findings = [f for r in results for f in r.findings] + [r.error for r in results if r.error]
-    texts = {r.path: r.text for r in results if r.text is not None}
-    findings += op_findings(facts, catalogue, index, texts)
-    findings = yaml_settings.yaml_safe_fixes(findings + list(extra_findings))
-    noqa = {f.path: f.noqa for f in facts}
-    report.findings = sorted((f for f in findings if _selected(f.code, config, f.path)
-                              and not _suppressed(f, noqa.get(f.path, {}))), key=Finding.sort_key)
     report.settings = [s for f in facts for s in f.settings]
     report.facts = facts
     report.errors = sum(1 for r in results if r.error)
+    findings = [f for r in results for f in r.findings] + [r.error for r in results if r.error]
+    add_findings(report, findings + op_findings(facts, catalogue, index, {r.path: r.text for r in results
+                                                                          if r.text is not None}), config)
     return report
+
+
+def add_findings(report: Report, findings: list[Finding], config: Config) -> None:
+    """Selection, noqa and YAML-safe fixes for `findings`, merged into the report in order
+    (the hardware rules join a finished report this way, without judging the ops again)."""
+    noqa = {f.path: f.noqa for f in report.facts}
+    kept = [f for f in yaml_settings.yaml_safe_fixes(findings)
+            if _selected(f.code, config, f.path) and not _suppressed(f, noqa.get(f.path, {}))]
+    report.findings = sorted(report.findings + kept, key=Finding.sort_key)
 
 
 def run(paths: list[str], config: Config, catalogue: Catalogue, index: OpIndex, jobs: Optional[int] = None,

@@ -3,15 +3,11 @@
 Each program is a hypothesmith module followed by a Trainer/Fabric call whose
 precision and layout are drawn too, so there is always something to fix.
 """
-import tempfile
-from pathlib import Path
-
 import hypothesmith
-import libcst as cst
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from fixing import run_fixer
+from fixing import fix_twice
 
 VALUES = ["16", "32", "64", "'16'", "'bf16'", "'fp16'", "'bf16_mixed'", "'mixed'", "\"16-mixed\"", "p",
           "16 if debug else 'bf16'"]
@@ -32,15 +28,8 @@ def trainer_call(draw):
     return (head + body + "\n").replace("\n", newline)
 
 
-def fix_twice(program: str) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "train.py"
-        path.write_bytes(program.encode("utf-8"))
-        run_fixer([path], unsafe=True)
-        once = path.read_bytes()
-        cst.parse_module(once.decode("utf-8"))
-        second, _, _ = run_fixer([path], unsafe=True)
-        assert path.read_bytes() == once and second.fixed == 0
+def fix_twice_cleanly(program: str) -> None:
+    assert not fix_twice(program).report.errors, "a generated program could not be checked"
 
 
 PROGRAMS = st.builds(lambda code, call: code + ("\n" if code and not code.endswith("\n") else "") + call,
@@ -50,11 +39,11 @@ PROGRAMS = st.builds(lambda code, call: code + ("\n" if code and not code.endswi
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(PROGRAMS)
 def test_fix_twice_is_stable(program):
-    fix_twice(program)
+    fix_twice_cleanly(program)
 
 
 @pytest.mark.slow
 @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(PROGRAMS)
 def test_fix_twice_is_stable_long(program):
-    fix_twice(program)
+    fix_twice_cleanly(program)

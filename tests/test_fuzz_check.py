@@ -5,8 +5,6 @@ Properties: `check` never crashes (no exception, no "internal error"); one fix p
 changes nothing outside the edits it applied; `--fix` output parses and a second
 `--fix` is a no-op. test_fix_property.py covers Trainer calls appended at the end.
 """
-import tempfile
-from pathlib import Path
 
 import hypothesmith
 import libcst as cst
@@ -15,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from advisor import api, fixer
 from advisor.edits import LineIndex
-from fixing import run_fixer
+from fixing import fix_twice
 from test_fix_property import trainer_call
 
 pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")  # generated code like `1()`
@@ -89,24 +87,10 @@ def one_pass_touches_only_its_edits(program: str) -> int:
     return len(applied)
 
 
-def fix_parses_and_is_idempotent(program: str) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "train.py"
-        path.write_bytes(program.encode("utf-8"))
-        first, _, _ = run_fixer([path], unsafe=True)
-        once = path.read_bytes()
-        if first.report.errors:
-            assert once == program.encode("utf-8")  # a file that cannot be checked is never touched
-            return
-        cst.parse_module(once.decode("utf-8"))
-        second, _, _ = run_fixer([path], unsafe=True)
-        assert path.read_bytes() == once and second.fixed == 0
-
-
 def all_properties(program: str) -> None:
     never_crashes(program)
     one_pass_touches_only_its_edits(program)
-    fix_parses_and_is_idempotent(program)
+    fix_twice(program)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
