@@ -1,3 +1,3 @@
-from advisor.cli import main
+from advisor.commands.cli import main
 
 raise SystemExit(main())

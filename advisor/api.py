@@ -4,12 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from advisor import amp_rules, engine
+from advisor import engine
+
+from advisor.checks import amp as amp_rules
 from advisor.catalogue import Catalogue, load_catalogue
 from advisor.config import Config
 from advisor.engine import FileResult, Report
 from advisor.facts import ModelCensus
-from advisor.opindex import OpIndex
+from advisor.scan.opindex import OpIndex
 
 TARGET_TRIGGERS = ("Trainer", "Fabric")  # with a target, a call without precision= matters too
 
@@ -25,7 +27,7 @@ class Checker:
     config: Config
     catalogue: Catalogue
     index: OpIndex
-    target: object = None  # an advisor.hardware.Gpu: turns on the hardware rules and the recommendation
+    target: object = None  # an advisor.hardware.table.Gpu: turns on the hardware rules and the recommendation
     census: Optional[ModelCensus] = None  # from --trace: sizes the quantization advice
 
     @classmethod
@@ -53,8 +55,8 @@ class Checker:
         report = engine.finalize(results, self.catalogue, self.config, self.index, extra_ops=extra_ops)
         if self.target is None:
             return report
-        from advisor.hardware_rules import hardware_findings
-        from advisor.recommend import recommend
+        from advisor.checks.hardware import hardware_findings
+        from advisor.hardware.recommend import recommend
         reported = {(f.path, f.line) for f in report.findings if f.code.startswith("PRC2")}
         fp32_ops = [op for f in report.facts for op in f.ops if (op.path, op.span.line) in reported]
         recommendation = recommend(self.target, report.settings, fp32_ops, self.census, devices=self.config.devices)

@@ -17,15 +17,21 @@ from typing import Optional
 
 import libcst as cst
 
-from advisor import amp_rules, files, sourcefile, yaml_settings
+from advisor.checks import amp as amp_rules
+
+from advisor.scan import files
+
+from advisor.scan import sourcefile
+
+from advisor.scan import yaml_settings
 from advisor.catalogue import Catalogue
 from advisor.config import Config
 from advisor.facts import FileFacts, Span
 from advisor.findings import Finding, from_rule
-from advisor.project import op_findings
-from advisor.opindex import OpIndex
-from advisor.scanner import scan
-from advisor.setting_rules import setting_findings
+from advisor.checks.project import op_findings
+from advisor.scan.opindex import OpIndex
+from advisor.scan.scanner import scan
+from advisor.checks.settings import setting_findings
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 PARALLEL_THRESHOLD = 16  # below this many files a worker pool costs more than it saves

@@ -139,7 +139,7 @@ class FileFacts:
     noqa: dict[int, Optional[frozenset]] = field(default_factory=dict)  # line -> codes (None = all)
     functions: dict[str, "FunctionInfo"] = field(default_factory=dict)
     imports_torch_as: Optional[str] = None  # how the file names torch ("torch", "T"...), for fixes
-    amp: Optional[object] = None  # advisor.amp_rules.AmpFacts: what the PRC4xx target rules need
+    amp: Optional[object] = None  # advisor.checks.amp.AmpFacts: what the PRC4xx target rules need
 
 
 @dataclass

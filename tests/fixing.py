@@ -7,7 +7,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from advisor import fixer
+from advisor.fix import fixer
 from advisor.api import Checker
 
 

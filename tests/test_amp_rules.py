@@ -4,9 +4,9 @@ import textwrap
 import libcst as cst
 import pytest
 
-from advisor.amp_rules import check_amp, ecosystem_target_findings
+from advisor.checks.amp import check_amp, ecosystem_target_findings
 from advisor.catalogue import load_catalogue
-from advisor.fixer import fix_text
+from advisor.fix.fixer import fix_text
 
 CATALOGUE = load_catalogue()
 

@@ -207,7 +207,7 @@ def test_version_and_explain(cli):
 
 
 def test_static_path_never_imports_torch(project):
-    code = ("import sys\nfrom advisor.cli import main\n"
+    code = ("import sys\nfrom advisor.commands.cli import main\n"
             "try:\n    main(['check', 'train.py', '-q'])\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('torch', 'lightning', 'bitsandbytes', 'pytorch_lightning') if m in sys.modules]\n"
             "print('HEAVY', heavy)\n")
@@ -218,9 +218,9 @@ def test_static_path_never_imports_torch(project):
 
 def test_generated_rule_docs_are_up_to_date():
     from advisor.catalogue import load_catalogue
-    from advisor.explain import rules_markdown
+    from advisor.commands.explain import rules_markdown
     assert (ROOT / "docs" / "rules.md").read_text() == rules_markdown(load_catalogue()), \
-        "docs/rules.md is stale: run `python -m advisor.explain --markdown > docs/rules.md`"
+        "docs/rules.md is stale: run `python -m advisor.commands.explain --markdown > docs/rules.md`"
 
 
 def test_summary_counts_recommended_fixes_only_as_applicable_with_a_target(cli):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor import detect
+from advisor.hardware import detect
 
 FIXTURES = Path(__file__).parent / "fixtures" / "detect"
 
@@ -96,7 +96,7 @@ def test_detection_on_this_machine_says_no_gpu():
 
 
 def test_detection_imports_no_torch():
-    code = "import sys; from advisor import detect; detect.detect(); print('torch' in sys.modules)"
+    code = "import sys; from advisor.hardware import detect; detect.detect(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "False"

@@ -60,7 +60,7 @@ def test_unknown_gpu_is_a_one_line_error():
 
 
 def test_env_does_not_import_torch_unless_asked():
-    code = ("import sys, io, contextlib\nfrom advisor.cli import main\n"
+    code = ("import sys, io, contextlib\nfrom advisor.commands.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n    main(['env'])\nprint('torch' in sys.modules)")
     done = run(code=code)
     assert done.returncode == 0, done.stderr

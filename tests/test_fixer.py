@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from advisor import fixer
+from advisor.fix import fixer
 from advisor.engine import Report
 from advisor.facts import Span
 from advisor.findings import Edit, Finding, Fix
@@ -103,7 +103,7 @@ def test_a_file_gone_before_the_fix_is_a_one_line_error(tmp_path):
     from advisor import engine
     from advisor.catalogue import load_catalogue
     from advisor.config import Config
-    from advisor.opindex import OpIndex
+    from advisor.scan.opindex import OpIndex
     import io
     path = tmp_path / "train.py"
     path.write_text(LEGACY)

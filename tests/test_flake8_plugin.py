@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from advisor.flake8_plugin import Plugin
+from advisor.integrations.flake8 import Plugin
 from conftest import run_cli
 
 SOURCE = '''\

@@ -1,11 +1,11 @@
-"""advisor.fp32_fix: which statements get the unsafe FP32-region fix, and what it writes."""
+"""advisor.fix.fp32: which statements get the unsafe FP32-region fix, and what it writes."""
 import pytest
 
 from advisor.catalogue import load_catalogue
-from advisor.fp32_fix import device_type_for, fp32_region_fix
-from advisor.op_rules import matching_rules
-from advisor.opindex import OpIndex
-from advisor.scanner import scan
+from advisor.fix.fp32 import device_type_for, fp32_region_fix
+from advisor.checks.ops import matching_rules
+from advisor.scan.opindex import OpIndex
+from advisor.scan.scanner import scan
 
 CATALOGUE = load_catalogue()
 INDEX = OpIndex.build(CATALOGUE)

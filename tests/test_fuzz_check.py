@@ -11,8 +11,10 @@ import libcst as cst
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from advisor import api, fixer
-from advisor.edits import LineIndex
+from advisor import api
+
+from advisor.fix import fixer
+from advisor.fix.edits import LineIndex
 from fixing import fix_twice
 from test_fix_property import trainer_call
 

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from advisor import hardware
-from advisor.hardware import TFLOPS_KEYS, UnknownGpu, lookup, table
+from advisor.hardware import table as hardware
+from advisor.hardware.table import TFLOPS_KEYS, UnknownGpu, lookup, table
 
 ISSUE_ALIASES = {
     "v100": "v100-16gb", "v100-32gb": "v100-32gb", "t4": "t4", "rtx2080ti": "rtx2080ti",

@@ -4,13 +4,13 @@ import re
 import pytest
 
 from advisor.catalogue import load_catalogue
-from advisor.edits import LineIndex
+from advisor.fix.edits import LineIndex
 from advisor.facts import ModelCensus
-from advisor.hardware import lookup
-from advisor.hardware_rules import hardware_findings
-from advisor.recommend import recommend
-from advisor.opindex import OpIndex
-from advisor.scanner import scan
+from advisor.hardware.table import lookup
+from advisor.checks.hardware import hardware_findings
+from advisor.hardware.recommend import recommend
+from advisor.scan.opindex import OpIndex
+from advisor.scan.scanner import scan
 
 CATALOGUE = load_catalogue()
 INDEX = OpIndex.build(CATALOGUE, extra_triggers=("Trainer", "Fabric"))  # PRC122 needs calls without precision=

@@ -5,7 +5,7 @@ from advisor.api import check_text
 from advisor.catalogue import load_catalogue
 from advisor.config import Config
 from advisor.facts import ModelCensus
-from advisor.hardware import lookup
+from advisor.hardware.table import lookup
 
 CATALOGUE = load_catalogue()
 

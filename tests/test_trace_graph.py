@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from advisor.catalogue import load_catalogue
-from advisor.op_rules import matching_rules
+from advisor.checks.ops import matching_rules
 from advisor.trace.api import trace_script
 
 MODELS = Path(__file__).parent / "models"

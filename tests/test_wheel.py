@@ -15,7 +15,7 @@ def test_built_wheel_checks_the_bundled_example(tmp_path):
             "import advisor, advisor.catalogue as c\n"
             f"assert advisor.__file__.startswith({str(target)!r}), advisor.__file__\n"
             "assert (c.builtin_rules_dir() / 'ops.toml').is_file()\n"
-            "from advisor.cli import main\n"
+            "from advisor.commands.cli import main\n"
             f"raise SystemExit(main(['check', {str(ROOT / 'examples' / 'pointcloud.py')!r}, '-q']))\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 1, result.stderr

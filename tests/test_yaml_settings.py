@@ -6,13 +6,13 @@ import yaml
 from ruamel.yaml import YAML
 
 from advisor.catalogue import load_catalogue
-from advisor.edits import LineIndex
+from advisor.fix.edits import LineIndex
 from advisor.findings import Edit, Finding, Fix
 from advisor.facts import Span
-from advisor.hardware import lookup
-from advisor.hardware_rules import hardware_findings
-from advisor.setting_rules import setting_findings
-from advisor.yaml_settings import is_yaml, scan_yaml, yaml_safe_fixes
+from advisor.hardware.table import lookup
+from advisor.checks.hardware import hardware_findings
+from advisor.checks.settings import setting_findings
+from advisor.scan.yaml_settings import is_yaml, scan_yaml, yaml_safe_fixes
 
 CATALOGUE = load_catalogue()
 

@@ -19,10 +19,10 @@ from typing import Optional
 from advisor.catalogue import Catalogue, load_catalogue
 from advisor.facts import FileFacts, ModelCensus, OpSite, Span
 from advisor.isolation import run_isolated
-from advisor.op_rules import matching_rules
-from advisor.noqa import noqa_lines
+from advisor.checks.ops import matching_rules
+from advisor.scan.noqa import noqa_lines
 from advisor.trace.names import canonical
-from advisor.values import NOT_STATIC
+from advisor.scan.values import NOT_STATIC
 
 DEFAULT_TIMEOUT_S = 120.0
 MODEL_KEYS = ("name", "path", "line", "params", "trainable_params", "linear_params", "trace", "reason")

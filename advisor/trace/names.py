@@ -1,7 +1,7 @@
 """Canonical op and class names: the catalogue's `[aliases]`, applied as the scanner applies them."""
 from __future__ import annotations
 
-from advisor.imports import Scopes
+from advisor.scan.imports import Scopes
 
 
 def canonical(name: str, aliases: dict) -> str:

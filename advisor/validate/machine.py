@@ -1,13 +1,13 @@
 """What the child runs on, and the advisor's picks for it.
 
 Read inside the child (torch is imported there only); the CPU side reuses
-`advisor.detect`, the advice `advisor.recommend`, so `validate` tries what
+`advisor.hardware.detect`, the advice `advisor.hardware.recommend`, so `validate` tries what
 `check --gpu` would recommend for the same hardware.
 """
 from __future__ import annotations
 
-from advisor import detect as machine_detect
-from advisor import hardware
+from advisor.hardware import detect as machine_detect
+from advisor.hardware import table as hardware
 
 
 def detect() -> dict:
@@ -33,7 +33,7 @@ def target_for(found: dict) -> hardware.Gpu:
 
 def advised(found: dict) -> list[str]:
     """The advisor's recommendation and alternatives for this hardware, best first."""
-    from advisor.recommend import recommend
+    from advisor.hardware.recommend import recommend
 
     recommendation = recommend(target_for(found))
     picks = [recommendation.precision, *recommendation.alternatives]

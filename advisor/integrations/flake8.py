@@ -28,7 +28,7 @@ def _checker(folder: str) -> api.Checker:
                     root=config.root, source=config.source)
     target = None
     if config.target_gpu:
-        from advisor.hardware import lookup
+        from advisor.hardware.table import lookup
         target = lookup(config.target_gpu)
     return api.Checker.create(config, target)
 

@@ -18,11 +18,11 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from advisor.catalogue import Catalogue, load_catalogue
-from advisor.edits import quote_like
+from advisor.fix.edits import quote_like
 from advisor.facts import Span
 from advisor.findings import Edit, Finding, Fix, from_rule
-from advisor.imports import Scopes, dotted, module_name_for
-from advisor.values import literal
+from advisor.scan.imports import Scopes, dotted, module_name_for
+from advisor.scan.values import literal
 
 # What a file must contain for any PRC4xx rule to apply. The engine adds these words to the scanner's
 # pre-filter (`OpIndex.build(extra_triggers=...)`), so that the scanner parses (and reads the noqa

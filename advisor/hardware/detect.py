@@ -2,7 +2,7 @@
 
 Each source has a pure parser (tested on captured output) and a probe that
 runs it and records what happened, so `env` can say why nothing was found.
-The decision itself never happens here: see `advisor.recommend`.
+The decision itself never happens here: see `advisor.hardware.recommend`.
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import subprocess
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-from advisor import hardware
-from advisor.hardware import Gpu
+from advisor.hardware import table as hardware
+from advisor.hardware.table import Gpu
 
 NVIDIA_SMI_FIELDS = ("index", "name", "memory.total", "compute_cap", "driver_version")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")

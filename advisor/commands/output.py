@@ -39,7 +39,7 @@ def summary(report: Report) -> dict:
 
 def _source_lines(path: str, cache: dict) -> list[str]:
     if path not in cache:
-        from advisor import sourcefile
+        from advisor.scan import sourcefile
         from pathlib import Path
         try:
             cache[path] = sourcefile.read(Path(path)).text.splitlines()

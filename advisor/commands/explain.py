@@ -43,7 +43,7 @@ def rule_page(rule: Rule, heading: str = "#") -> str:
 
 def rules_markdown(catalogue: Catalogue) -> str:
     """docs/rules.md: an index table, then one section per rule."""
-    lines = ["# Rules", "", "Generated from `rules/*.toml` by `python -m advisor.explain --markdown`; do not edit by hand.", "",
+    lines = ["# Rules", "", "Generated from `rules/*.toml` by `python -m advisor.commands.explain --markdown`; do not edit by hand.", "",
              "| Code | Name | Severity | Fix | What it does |", "|---|---|---|---|---|"]
     for rule in catalogue:
         summary = rule.summary.replace("|", "\\|")

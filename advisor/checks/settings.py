@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
-from advisor import edits, lightning
+from advisor import lightning
+
+from advisor.fix import edits
 from advisor.catalogue import Catalogue
 from advisor.facts import Setting
 from advisor.findings import Finding, Fix, from_rule

@@ -18,11 +18,11 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from advisor import lightning
 from advisor.facts import Argument, FileFacts, FunctionInfo, Literal, OpSite, PluginCall, Setting, Span
-from advisor.imports import Scopes, module_name_for
-from advisor.noqa import noqa_lines
-from advisor.opindex import OpIndex
-from advisor.op_rules import pattern_matches
-from advisor.values import FP32_DTYPES, INT_DTYPES, NOT_STATIC, branches, literal
+from advisor.scan.imports import Scopes, module_name_for
+from advisor.scan.noqa import noqa_lines
+from advisor.scan.opindex import OpIndex
+from advisor.checks.ops import pattern_matches
+from advisor.scan.values import FP32_DTYPES, INT_DTYPES, NOT_STATIC, branches, literal
 
 STEP_RE = re.compile(r"^(training|validation|test|predict)_step$|_step$")
 DATA_METHODS = {"setup", "prepare_data", "train_dataloader", "val_dataloader", "test_dataloader",
@@ -469,7 +469,7 @@ def scan(path: str, text: str, index: OpIndex, companions=()) -> tuple[FileFacts
 def locate_call(path: str, function: str, callee: str, index: OpIndex) -> Optional[Span]:
     """Where `function` (a qualname in `path`) first calls `callee`: a second, positioned
     scan of one file, paid only when a cross-file chain is actually reported."""
-    from advisor import sourcefile
+    from advisor.scan import sourcefile
     from pathlib import Path
     try:
         module = cst.parse_module(sourcefile.read(Path(path)).text)

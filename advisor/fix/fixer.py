@@ -1,6 +1,6 @@
 """`--fix`, `--diff`, `--unsafe-fixes`: apply the findings' edits, never anything else.
 
-Fixes are text edits on the original bytes (advisor.edits), so every byte
+Fixes are text edits on the original bytes (advisor.fix.edits), so every byte
 outside an edit survives: comments, quotes, line endings, BOM, cookie.
 Per pass, the fixes of a file are applied together unless they overlap; an
 overlapping fix waits for the next pass, which starts from a fresh check of
@@ -20,11 +20,11 @@ from typing import Callable, Iterable, Mapping, Optional, TextIO
 
 import libcst as cst
 
-from advisor import sourcefile
-from advisor.edits import LineIndex
+from advisor.scan import sourcefile
+from advisor.fix.edits import LineIndex
 from advisor.engine import FileResult, Report, check_source
 from advisor.findings import Finding
-from advisor.yaml_settings import is_yaml
+from advisor.scan.yaml_settings import is_yaml
 
 MAX_PASSES = 8
 Recheck = Callable[[Mapping[str, str]], Report]  # current texts of changed files -> a fresh report

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence, Union
 
 from advisor.facts import Argument, ModelCensus, OpSite, Setting
-from advisor.hardware import Gpu
+from advisor.hardware.table import Gpu
 
 GIB = 2**30
 PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "transformer-engine")

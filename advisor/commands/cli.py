@@ -14,9 +14,9 @@ from advisor import __version__
 
 # subcommand -> (module, one-line help)
 SUBCOMMANDS = {
-    "check": ("advisor.check_command", "check training scripts for precision problems"),
-    "explain": ("advisor.explain", "print a rule's documentation"),
-    "env": ("advisor.env_command", "show detected hardware and what each precision means on it"),
+    "check": ("advisor.commands.check", "check training scripts for precision problems"),
+    "explain": ("advisor.commands.explain", "print a rule's documentation"),
+    "env": ("advisor.commands.env", "show detected hardware and what each precision means on it"),
     "validate": ("advisor.validate.command", "train each candidate precision briefly and compare with fp32"),
 }
 

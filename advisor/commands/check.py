@@ -6,7 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-from advisor import output, sourcefile
+from advisor.commands import output
+
+from advisor.scan import sourcefile
 from advisor.catalogue import CatalogueError
 from advisor.config import FAIL_LEVELS, ConfigError, discover
 from advisor import api
@@ -65,10 +67,10 @@ def _config(args):
 def _target(args, config):
     """The GPU to advise for: --gpu / target-gpu by name, or --detect on this machine."""
     if config.target_gpu:
-        from advisor.hardware import lookup
+        from advisor.hardware.table import lookup
         return lookup(config.target_gpu)
     if args.detect:
-        from advisor.detect import detect
+        from advisor.hardware.detect import detect
         return detect().target()
     return None
 
@@ -136,7 +138,7 @@ def _read_stdin(args) -> sourcefile.SourceFile:
 
 def _fix_stdin(checker, results, args, source: sourcefile.SourceFile, judge) -> int:
     """`-` with --fix/--diff: the fixed text (or its diff) goes to stdout, like ruff."""
-    from advisor import fixer
+    from advisor.fix import fixer
     recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
     plan = fixer.plan_fixes(judge(results), recheck, args.unsafe_fixes, checker.target is not None,
                             {source.path: source})
@@ -172,7 +174,7 @@ def run(args) -> int:
     report = judge(results)
     fix_exit = EXIT_OK
     if args.fix or args.diff:
-        from advisor import fixer
+        from advisor.fix import fixer
         recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
         recommended = target is not None and (not args.validate or _validated(report, args))
         outcome = fixer.apply(report, recheck, "diff" if args.diff else "fix", args.unsafe_fixes, recommended,

@@ -10,10 +10,10 @@ from typing import Optional, Sequence
 
 from advisor.catalogue import Catalogue
 from advisor.facts import Argument, ModelCensus, PluginCall, Setting, Span
-from advisor.edits import insert_keyword, quote_like
+from advisor.fix.edits import insert_keyword, quote_like
 from advisor.findings import Edit, Finding, Fix
-from advisor.hardware import Gpu
-from advisor.recommend import Recommendation, argument_literal, device_count, fits_16bit, sharding
+from advisor.hardware.table import Gpu
+from advisor.hardware.recommend import Recommendation, argument_literal, device_count, fits_16bit, sharding
 
 NON_CUDA_ACCELERATORS = ("cpu", "mps", "tpu", "xla", "hpu", "ipu")
 BNB_FOUR_BIT = ("nf4", "nf4-dq", "fp4", "fp4-dq")

@@ -11,7 +11,7 @@ from typing import Iterable, Optional
 
 from advisor.catalogue import Catalogue, Pattern, Rule
 from advisor.facts import OpSite
-from advisor.values import NOT_STATIC
+from advisor.scan.values import NOT_STATIC
 
 MISSING = object()
 REPORTED_CONTEXTS = ("forward", "step", "helper")

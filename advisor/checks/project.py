@@ -14,10 +14,10 @@ from advisor import lightning
 from advisor.catalogue import Catalogue, Rule
 from advisor.facts import FileFacts, FunctionInfo, OpSite
 from advisor.findings import Finding, from_rule
-from advisor.fp32_fix import device_type_for, fp32_region_fix
-from advisor.opindex import OpIndex
-from advisor.scanner import locate_call
-from advisor.op_rules import (canonical_op, describe_context, matched_detail, matching_rules, op_rules_for,
+from advisor.fix.fp32 import device_type_for, fp32_region_fix
+from advisor.scan.opindex import OpIndex
+from advisor.scan.scanner import locate_call
+from advisor.checks.ops import (canonical_op, describe_context, matched_detail, matching_rules, op_rules_for,
                               severity_for)
 
 ENTRY_CONTEXTS = ("forward", "step")

@@ -22,7 +22,7 @@ from typing import Optional, Union
 
 from advisor import lightning
 from advisor.facts import Argument, FileFacts, Literal, PluginCall, Setting, Span
-from advisor.noqa import noqa_lines
+from advisor.scan.noqa import noqa_lines
 
 YAML_SUFFIXES = (".yaml", ".yml")
 CLI_CALLEE = "lightning.pytorch.cli.LightningCLI"

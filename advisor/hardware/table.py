@@ -1,4 +1,4 @@
-"""The hardware table (`advisor/data/gpus.toml`) and the names that pick a row.
+"""The hardware table (`advisor/hardware/gpus.toml`) and the names that pick a row.
 
 Hardware is data so that the advisor stays a pure function: `--gpu a100`,
 a detected "NVIDIA A100-SXM4-80GB" and a test all end up as the same `Gpu`.
@@ -18,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-TABLE_PATH = Path(__file__).resolve().parent / "data" / "gpus.toml"
+TABLE_PATH = Path(__file__).resolve().parent / "gpus.toml"
 KINDS = ("cuda", "rocm", "mps", "cpu")
 TFLOPS_KEYS = ("fp32", "tf32", "fp16", "bf16", "fp8")
 

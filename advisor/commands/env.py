@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import sys
 
-from advisor import hardware, recommend
+from advisor.hardware import table as hardware
+
+from advisor.hardware import recommend
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
@@ -89,7 +91,7 @@ def run(args) -> int:
             return EXIT_ERROR
         machine, gpus = None, [target]
     else:
-        from advisor import detect  # reads the machine: only when asked to
+        from advisor.hardware import detect  # reads the machine: only when asked to
 
         machine = detect.detect(use_torch=args.torch)
         target = machine.target()

@@ -21,7 +21,7 @@ from typing import Optional
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from advisor.edits import LineIndex
+from advisor.fix.edits import LineIndex
 from advisor.facts import FileFacts, OpSite
 from advisor.findings import Edit, Fix
 

@@ -1,0 +1,1 @@
+"""The rules, one module per family, judging the facts the scan recorded."""

@@ -1,0 +1,1 @@
+"""Turning findings' fixes into bytes: edits, the fixer, FP32 regions."""
