@@ -1,54 +1,79 @@
-"""The unsafe PRC2xx fix: run one FP32-required op with autocast off and fp32 inputs.
+"""The unsafe PRC2xx fix: compute one FP32-required op in fp32 when its inputs are half.
 
-    y = torch.scatter_add(out, 0, index, src)
+    summed = torch.scatter_add(out, 0, index, x)
 becomes
-    with torch.autocast(device_type="cuda", enabled=False):
-        y = torch.scatter_add(out.float(), 0, index, src.float()).to(out.dtype)
+    summed = _prc_half_like(torch.scatter_add(_prc_fp32(out), 0, index, _prc_fp32(x)), out)
 
-Only what can be rewritten confidently is: the statement is `name = op(...)`
-or `return op(...)` alone on its line(s), every other call in it is a
-dtype-neutral helper (so no layer silently runs with autocast off), and the
-op is one whose floating arguments we know (so an index never gets
-`.float()`). Otherwise there is no fix and the finding's text says how.
+with two helpers added to the module once (`HELPERS`): `_prc_fp32` upcasts an fp16/bf16
+tensor and passes every other dtype unchanged (fp64, complex, integer and fp32 keep their
+semantics, bit for bit), `_prc_half_like` casts the result back only when the input was
+fp16/bf16. Both are typed functions, so TorchScript and torch.compile accept the fixed code
+wherever they accepted the original, whatever the statement looks like.
+
+Autocast does not touch the scatter/index families, linalg or fft on CUDA (and upcasts them
+itself on CPU): fp32 inputs are enough. Only ops autocast would run in half again
+(`AUTOCAST_LOWERED`: the sparse matmuls) need a `with torch.autocast(..., enabled=False):`
+region, whose `device_type` is the file's accelerator when known, else the tensor's own device.
+A result that cannot be cast back (a tuple, a distribution) stays fp32 and the fix says so.
 The fix is unsafe: it changes numerics (for the better) and costs memory.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from advisor.fix.edits import LineIndex
-from advisor.facts import FileFacts, OpSite
+from advisor.facts import FileFacts, OpSite, Span
 from advisor.findings import Edit, Fix
+from advisor.fix.edits import LineIndex
 
+UPCAST, CAST_BACK = "_prc_fp32", "_prc_half_like"
+HELPERS = '''def {up}(x: {torch}.Tensor) -> {torch}.Tensor:
+    """prec-advisor: fp16/bf16 -> fp32 for an op that must accumulate in fp32; other dtypes pass unchanged."""
+    return x.float() if x.dtype == {torch}.float16 or x.dtype == {torch}.bfloat16 else x
+
+
+def {back}(y: {torch}.Tensor, x: {torch}.Tensor) -> {torch}.Tensor:
+    """prec-advisor: the fp32 result back in x's dtype when x was fp16/bf16, else unchanged."""
+    return y.to(x.dtype) if x.dtype == {torch}.float16 or x.dtype == {torch}.bfloat16 else y
+
+
+'''
+# Calls that cannot run a layer and cost nothing worth avoiding: allowed in an expression the
+# fix evaluates twice (the dtype source of the cast-back) or runs with autocast off.
 NEUTRAL_CALLS = {"size", "numel", "dim", "long", "int", "float", "double", "view", "reshape", "t", "unsqueeze",
-                 "squeeze", "contiguous", "detach", "clone", "expand", "expand_as", "len", "max", "min"}
+                 "squeeze", "contiguous", "detach", "clone", "expand", "expand_as", "len", "max", "min", UPCAST}
+# Ops on autocast's lower-precision lists (CUDA, CPU): with fp32 inputs they would still run in half.
+AUTOCAST_LOWERED = {"torch.sparse.mm", "torch.sparse.addmm", "torch.spmm"}
 ATOMS = (cst.Name, cst.Attribute, cst.Subscript, cst.Call)
 NEWLINE_RE = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
 class OpShape:
-    """Which arguments of an op are floating tensors, and whether the result keeps their dtype."""
+    """Which arguments of an op are floating tensors flowing into it, and what it returns."""
 
     positions: tuple = (0,)
     keywords: tuple = ("input",)
     receiver: bool = False  # a Tensor method: the receiver is a floating input too
-    cast_back: bool = True  # one tensor of the first input's dtype (not a tuple, complex or object)
+    kept_fp32: Optional[str] = None  # why the result is not cast back (None: it is)
 
 
+_TUPLE = "it returns a tuple"
 _SCATTER = OpShape((0, 3), ("input", "src", "source"))
 _SCATTER_METHOD = OpShape((2,), ("src", "source"), receiver=True)
-_ONE = OpShape()
 _ONE_METHOD = OpShape((), (), receiver=True)
 _TWO = OpShape((0, 1), ("A", "B", "input", "input2"))
-_TUPLE = OpShape(cast_back=False)
-_MVN = OpShape((0, 1), ("loc", "covariance_matrix", "precision_matrix", "scale_tril"), cast_back=False)
-_SCATTER_LIB = OpShape((0,), ("src", "x"))
+_FIRST_TUPLE = OpShape(kept_fp32=_TUPLE)
+_DISTRIBUTION = "it returns a distribution"
+_MVN = OpShape((0, 1), ("loc", "covariance_matrix", "precision_matrix", "scale_tril"), kept_fp32=_DISTRIBUTION)
+_PYG = OpShape((0,), ("src", "x"))  # torch_geometric.utils: (src, index, ..., dim_size, reduce)
+_SCATTER_LIB = OpShape((0, 3), ("src", "out"))  # torch_scatter.scatter*(src, index, dim, out, dim_size)
+_SEGMENT_LIB = OpShape((0, 2), ("src", "out"))  # torch_scatter.segment_*/gather_*(src, index, out, ...)
 
 SHAPES = {
     **dict.fromkeys(("torch.scatter_add", "torch.scatter", "torch.scatter_reduce", "torch.index_add",
@@ -62,109 +87,148 @@ SHAPES = {
                      "torch.linalg.eigvalsh", "torch.linalg.matrix_power"), OpShape((0,), ("input", "A", "x"))),
     **dict.fromkeys(("torch.cholesky_solve", "torch.linalg.solve", "torch.linalg.solve_triangular"), _TWO),
     **dict.fromkeys(("torch.svd", "torch.qr", "torch.slogdet", "torch.linalg.svd", "torch.linalg.qr",
-                     "torch.linalg.eigh", "torch.linalg.slogdet", "torch.linalg.cholesky_ex", "torch.linalg.inv_ex",
-                     "torch.fft.rfft", "torch.fft.rfft2", "torch.fft.rfftn"), _TUPLE),
+                     "torch.linalg.eigh", "torch.linalg.slogdet", "torch.linalg.cholesky_ex", "torch.linalg.inv_ex"),
+                    _FIRST_TUPLE),
+    **dict.fromkeys(("torch.fft.rfft", "torch.fft.rfft2", "torch.fft.rfftn"),
+                    OpShape(kept_fp32="it returns complex values")),
     **dict.fromkeys(("Tensor.inverse", "Tensor.det", "Tensor.logdet", "Tensor.cholesky", "Tensor.pinverse"),
                     _ONE_METHOD),
-    "torch.stft": OpShape((0,), ("input", "window"), cast_back=False),
-    "Tensor.stft": OpShape((), ("window",), receiver=True, cast_back=False),
+    "torch.stft": OpShape((0,), ("input", "window"), kept_fp32="it returns complex values"),
+    "Tensor.stft": OpShape((), ("window",), receiver=True, kept_fp32="it returns complex values"),
     "torch.sparse.mm": OpShape((0, 1), ("sparse", "dense", "mat1", "mat2")),
     "torch.sparse.addmm": OpShape((0, 1, 2), ("input", "mat1", "mat2")),
     "torch.spmm": OpShape((0, 1), ("input", "mat2")),
     "torch.distributions.MultivariateNormal": _MVN,
     "torch.distributions.multivariate_normal.MultivariateNormal": _MVN,
     "torch.distributions.LowRankMultivariateNormal": OpShape((0, 1, 2), ("loc", "cov_factor", "cov_diag"),
-                                                             cast_back=False),
+                                                             kept_fp32=_DISTRIBUTION),
     **dict.fromkeys(("torch_geometric.utils.scatter", "torch_geometric.utils.segment", "torch_geometric.utils.softmax",
-                     "torch_geometric.nn.global_add_pool", "torch_geometric.nn.global_mean_pool"), _SCATTER_LIB),
+                     "torch_geometric.nn.global_add_pool", "torch_geometric.nn.global_mean_pool"), _PYG),
+    **dict.fromkeys(("torch_scatter.scatter_softmax", "torch_scatter.scatter_log_softmax"), OpShape((0,), ("src",))),
+    **dict.fromkeys(("torch_scatter.scatter_min", "torch_scatter.scatter_max"),
+                    OpShape((0, 3), ("src", "out"), kept_fp32=_TUPLE)),
+    **dict.fromkeys(("torch_scatter.segment_min_coo", "torch_scatter.segment_max_coo", "torch_scatter.segment_min_csr",
+                     "torch_scatter.segment_max_csr"), OpShape((0, 2), ("src", "out"), kept_fp32=_TUPLE)),
 }
 
 
 def shape_for(op: str) -> Optional[OpShape]:
-    if op.startswith(("torch_scatter.scatter", "torch_scatter.segment")):
+    if op in SHAPES:
+        return SHAPES[op]
+    if op.startswith(("torch_scatter.segment", "torch_scatter.gather")):
+        return _SEGMENT_LIB
+    if op.startswith("torch_scatter.scatter"):
         return _SCATTER_LIB
-    return SHAPES.get(op)
+    return None
 
 
-def device_type_for(facts: FileFacts) -> str:
-    """"cpu" when every Trainer/Fabric of the file says accelerator="cpu", else "cuda"."""
+def device_type_for(facts: FileFacts) -> Optional[str]:
+    """The file's accelerator when every Trainer/Fabric of it names the same "cpu"/"cuda"/"mps"
+    (a constant `device_type` TorchScript accepts), else None: the tensor's device decides."""
     accelerators = {(s.accelerator or "").lower() for s in facts.settings}
-    return "cpu" if accelerators == {"cpu"} else "cuda"
+    found = accelerators.pop() if len(accelerators) == 1 else None
+    return {"gpu": "cuda"}.get(found, found) if found in ("cpu", "cuda", "gpu", "mps") else None
 
+
+# ---- the fix ----------------------------------------------------------------------------
 
 def fp32_region_fix(site: OpSite, text: str, torch_name: Optional[str], rule,
-                    device_type: str = "cuda") -> Optional[Fix]:
-    """The unsafe fix for one op site, or None when the statement is not one we rewrite.
+                    device_type: Optional[str] = None) -> Optional[Fix]:
+    """The unsafe fix for one op site, or None when the call is not one we rewrite.
 
     `text` must be the text the site was scanned from (never a re-read of the
     file: during `--fix` passes the file on disk is older than the text).
     """
     shape = shape_for(site.op)
-    if rule.fix != "unsafe" or shape is None or site.statement_span is None or site.span is None:
+    if rule.fix != "unsafe" or shape is None or site.span is None:
         return None
-    index = LineIndex(text)
-    start = index.offset(site.statement_span.line, site.statement_span.column)
-    end = index.offset(site.statement_span.end_line, site.statement_span.end_column)
-    indent = text[index.starts[site.statement_span.line - 1]:start]
-    if indent.strip():
-        return None  # after `;` or `if x:` on the same line
-    statement = text[start:end]
-    call_at = index.offset(site.span.line, site.span.column) - start
-    rewritten = _rewrite(statement, call_at, shape, torch_name or "torch", device_type, indent, _newline(text, end))
-    if rewritten is None:
+    parsed = _parse(text)
+    if parsed is None or site.span not in parsed.calls:
         return None
-    edits = [Edit(site.statement_span, rewritten)]
-    if torch_name is None:
-        edits.insert(0, _import_torch(text, index))
-    return Fix("unsafe", rule.fix_title, tuple(edits))
-
-
-def _newline(text: str, offset: int) -> str:
-    found = NEWLINE_RE.search(text, offset)
-    return found.group() if found else "\n"
-
-
-def _rewrite(statement: str, call_at: int, shape: OpShape, torch: str, device: str, indent: str,
-             newline: str) -> Optional[str]:
-    try:
-        wrapper = MetadataWrapper(cst.parse_module(statement))
-    except (cst.ParserSyntaxError, RecursionError):
-        return None
-    body = wrapper.module.body
-    if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
-        return None
-    small = body[0].body[0]
-    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
-        call = small.value
-    elif isinstance(small, cst.Return):
-        call = small.value
-    else:
-        return None
-    positions = wrapper.resolve(PositionProvider)
-    lines = LineIndex(statement)
-    offset = lambda node, edge: lines.offset(getattr(positions[node], edge).line,  # noqa: E731
-                                             getattr(positions[node], edge).column + 1)
-    if not isinstance(call, cst.Call) or offset(call, "start") != call_at or not _only_neutral_calls(call):
-        return None
-    if any("\n" in s.value or "\r" in s.value for s in _strings(small)):
-        return None  # re-indenting would change a multi-line string
+    call = parsed.calls[site.span]
+    if site.op.startswith("torch.") and any(a.keyword is not None and a.keyword.value == "out" for a in call.args):
+        return None  # an `out=` buffer is written in place: an fp32 copy of it would not be
     upcast = _floating_arguments(call, shape)
     if not upcast:
         return None
-    inserts = []  # (offset, text)
-    for node in upcast:
-        bare = isinstance(node, ATOMS) or node.lpar
-        if not bare:
-            inserts.append((offset(node, "start"), "("))
-        inserts.append((offset(node, "end"), ".float()" if bare else ").float()"))
-    source = next((n for n in upcast if isinstance(n, (cst.Name, cst.Attribute))), None)
-    if shape.cast_back and source is not None:
-        inserts.append((offset(call, "end"), f".to({wrapper.module.code_for_node(source)}.dtype)"))
-    for at, piece in sorted(inserts, key=lambda item: item[0], reverse=True):
-        statement = statement[:at] + piece + statement[at:]
-    unit = "\t" if "\t" in indent else "    "
-    body_text = NEWLINE_RE.sub(lambda m: m.group() + unit, statement)
-    return f"with {torch}.autocast(device_type=\"{device}\", enabled=False):{newline}{indent}{unit}{body_text}"
+    if site.op.startswith("torch_scatter.") and parsed.discarded(call):
+        return None  # only an in-place write into `out` is used: an fp32 copy would lose it
+    torch = torch_name or "torch"
+    like = next((node for node in upcast if _repeatable(node)), None)
+    if shape.kept_fp32 is None and like is None:
+        return None  # no input cheap enough to read the dtype back from
+    new_call = _rewritten_call(parsed, call, upcast, like if shape.kept_fp32 is None else None)
+    if site.op in AUTOCAST_LOWERED:
+        edit = _autocast_region(parsed, site, call, new_call, torch, device_type, like or upcast[0])
+        if edit is None:
+            return None
+    else:
+        edit = Edit(site.span, new_call)
+    edits = [edit]
+    if f"def {UPCAST}(" not in text:
+        edits.insert(0, _helpers_edit(parsed, torch, site))
+    if torch_name is None:
+        imports = _import_torch(parsed)
+        if imports.span == edits[0].span:  # one insertion point: one edit, the import first
+            edits[0] = Edit(imports.span, imports.content + _newline(text, 0) * 2 + edits[0].content)
+        else:
+            edits.insert(0, imports)
+    title = "Compute it in fp32 when its inputs are fp16/bf16 (other dtypes run unchanged), " + (
+        "cast back to their dtype" if shape.kept_fp32 is None else f"result kept in fp32: {shape.kept_fp32}")
+    if site.op in AUTOCAST_LOWERED:
+        title += ", with autocast off (it would run in half again)"
+    return Fix("unsafe", title, tuple(edits))
+
+
+@dataclass
+class _Parsed:
+    text: str
+    module: cst.Module
+    index: LineIndex
+    positions: object
+    calls: dict  # call span -> Call node
+    expression_statements: set  # ids of calls that are a whole statement (their result unused)
+    uses_jit: bool
+
+    def offset(self, node: cst.CSTNode, edge: str) -> int:
+        where = getattr(self.positions[node], edge)
+        return self.index.offset(where.line, where.column + 1)
+
+    def source(self, node: cst.CSTNode) -> str:
+        return self.text[self.offset(node, "start"):self.offset(node, "end")]
+
+    def discarded(self, call: cst.Call) -> bool:
+        return id(call) in self.expression_statements
+
+
+class _Calls(cst.CSTVisitor):
+    def __init__(self):
+        self.calls, self.statements = [], set()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        if isinstance(node.value, cst.Call):
+            self.statements.add(id(node.value))
+
+
+@lru_cache(maxsize=4)
+def _parse(text: str) -> Optional[_Parsed]:
+    """One parse and position table per text, shared by every site of the file."""
+    try:
+        wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
+    except (cst.ParserSyntaxError, RecursionError):
+        return None
+    positions = wrapper.resolve(PositionProvider)
+    visitor = _Calls()
+    wrapper.module.visit(visitor)
+    calls = {}
+    for node in visitor.calls:
+        where = positions[node]
+        calls.setdefault(Span(where.start.line, where.start.column + 1, where.end.line, where.end.column + 1), node)
+    return _Parsed(text, wrapper.module, LineIndex(text), positions, calls, visitor.statements,
+                   "torch.jit" in text or "jit.script" in text)
 
 
 def _floating_arguments(call: cst.Call, shape: OpShape) -> list:
@@ -182,6 +246,27 @@ def _floating_arguments(call: cst.Call, shape: OpShape) -> list:
     return [node for node in chosen if not _is_literal(node)]
 
 
+def _rewritten_call(parsed: _Parsed, call: cst.Call, upcast: list, like: Optional[cst.CSTNode]) -> str:
+    """The call's own text with each floating input upcast and (when `like`) the result cast back."""
+    start = parsed.offset(call, "start")
+    pieces = []  # (offset, rank, text): at one offset closers come first, then the outer opener
+    for node in upcast:
+        pieces += [(parsed.offset(node, "start") - start, 3, f"{UPCAST}("), (parsed.offset(node, "end") - start, 0, ")")]
+    original = parsed.source(call)
+    if like is not None:
+        pieces += [(0, 2, f"{CAST_BACK}("), (len(original), 1, f", {parsed.source(like)})")]
+    for at, _, piece in sorted(pieces, key=lambda p: (p[0], p[1]), reverse=True):
+        original = original[:at] + piece + original[at:]
+    return original
+
+
+def _repeatable(node: cst.CSTNode) -> bool:
+    """An expression cheap and pure enough to evaluate a second time (to read its dtype)."""
+    if not isinstance(node, ATOMS) and not node.lpar:
+        return False
+    return _only_neutral_calls([node])
+
+
 def _is_module_name(node: cst.BaseExpression) -> bool:
     """`torch.scatter_add(...)` in a file that never imports torch looks like a method call."""
     return isinstance(node, cst.Name) and node.value == "torch"
@@ -194,9 +279,9 @@ def _is_literal(node: cst.BaseExpression) -> bool:
         isinstance(node, cst.Name) and node.value in ("None", "True", "False"))
 
 
-def _only_neutral_calls(call: cst.Call) -> bool:
-    """Besides the op, only calls that cannot run a layer (x.size(0), idx.long(), len(x)...)."""
-    for inner in _collect([call.func, *call.args], cst.Call):
+def _only_neutral_calls(nodes) -> bool:
+    """Only calls that cannot run a layer (x.size(0), idx.long(), len(x)...)."""
+    for inner in _collect(nodes, cst.Call):
         name = inner.func.attr.value if isinstance(inner.func, cst.Attribute) else getattr(inner.func, "value", None)
         if name not in NEUTRAL_CALLS:
             return False
@@ -220,13 +305,109 @@ def _collect(nodes, kind) -> list:
     return collector.found
 
 
-def _strings(node) -> list:
-    return _collect([node], (cst.SimpleString, cst.FormattedStringText))
+# ---- an autocast-off region, for the ops autocast would run in half ---------------------------
+
+def _autocast_region(parsed: _Parsed, site: OpSite, call: cst.Call, new_call: str, torch: str,
+                     device_type: Optional[str], tensor: cst.CSTNode) -> Optional[Edit]:
+    """`name = op(...)` or `return op(...)`, alone on its lines, as a `with` block; None where the
+    region could not be written faithfully (a layer would run with autocast off, a multi-line
+    string would be re-indented) or TorchScript would reject it (a file that scripts code needs a
+    constant device and no `return` before the region)."""
+    if site.statement_span is None:
+        return None
+    text, index = parsed.text, parsed.index
+    start = index.offset(site.statement_span.line, site.statement_span.column)
+    end = index.offset(site.statement_span.end_line, site.statement_span.end_column)
+    indent = text[index.starts[site.statement_span.line - 1]:start]
+    statement = _statement_node(parsed, start)
+    if indent.strip() or statement is None or len(statement.body) != 1:
+        return None  # after `;` or `if x:` on the same line
+    small = statement.body[0]
+    value = small.value if isinstance(small, (cst.Assign, cst.Return)) else None
+    if value is not call or (isinstance(small, cst.Assign) and (
+            len(small.targets) != 1 or not isinstance(small.targets[0].target, cst.Name))):
+        return None
+    if not _only_neutral_calls([call.func, *call.args]) or any(
+            "\n" in s.value or "\r" in s.value for s in _collect([small], (cst.SimpleString, cst.FormattedStringText))):
+        return None
+    if parsed.uses_jit and (device_type is None or _returns_before(parsed, start)):
+        return None
+    device = f'"{device_type}"' if device_type else f"{parsed.source(tensor)}.device.type"
+    call_start, call_end = parsed.offset(call, "start") - start, parsed.offset(call, "end") - start
+    body = text[start:end]
+    body = body[:call_start] + new_call + body[call_end:]
+    unit = "\t" if "\t" in indent else "    "
+    newline = _newline(text, end)
+    body = NEWLINE_RE.sub(lambda m: m.group() + unit, body)
+    return Edit(site.statement_span,
+                f"with {torch}.autocast(device_type={device}, enabled=False):{newline}{indent}{unit}{body}")
 
 
-def _import_torch(text: str, index: LineIndex) -> Edit:
+def _statement_node(parsed: _Parsed, start: int) -> Optional[cst.SimpleStatementLine]:
+    for node in _collect([parsed.module], cst.SimpleStatementLine):
+        if parsed.offset(node, "start") == start:
+            return node
+    return None
+
+
+def _returns_before(parsed: _Parsed, start: int) -> bool:
+    """A `return` earlier in the function holding `start` (TorchScript's exit transform then
+    fails on a `with` block: "INTERNAL ASSERT FAILED at ir.cpp")."""
+    functions = [f for f in _collect([parsed.module], cst.FunctionDef)
+                 if parsed.offset(f, "start") <= start < parsed.offset(f, "end")]
+    if not functions:
+        return False
+    innermost = max(functions, key=lambda f: parsed.offset(f, "start"))
+    return any(parsed.offset(r, "start") < start for r in _collect([innermost.body], cst.Return))
+
+
+# ---- what the module needs: the helpers, `import torch` ------------------------------------
+
+def _newline(text: str, offset: int) -> str:
+    found = NEWLINE_RE.search(text, offset)
+    return found.group() if found else "\n"
+
+
+def _helpers_edit(parsed: _Parsed, torch: str, site: OpSite) -> Edit:
+    """The helpers, before the module's first top-level def or class (its comments and
+    decorators included), or before the statement holding the site if that comes first;
+    always after the module-level `import torch`."""
+    text, index = parsed.text, parsed.index
+    body = parsed.module.body
+    torch_imported = max((parsed.offset(s, "end") for s in body if _imports_torch(s)), default=0)
+    site_at = index.offset(site.span.line, site.span.column)
+    chosen = None
+    for statement in body:
+        start = parsed.offset(statement, "start")
+        defines = isinstance(statement, (cst.FunctionDef, cst.ClassDef))
+        if start >= torch_imported and (defines or parsed.offset(statement, "end") > site_at):
+            chosen = statement
+            break
+    newline = _newline(text, 0)
+    helpers = HELPERS.format(up=UPCAST, back=CAST_BACK, torch=torch)
+    if chosen is None:
+        end = len(text)
+        lead = "" if text.endswith(("\n", "\r")) else newline
+        return Edit(index.span(end, end), lead + newline + newline + helpers.rstrip("\n") + "\n")
+    line = parsed.positions[chosen].start.line
+    if isinstance(chosen, (cst.FunctionDef, cst.ClassDef)) and chosen.decorators:
+        line = parsed.positions[chosen.decorators[0]].start.line
+    while line > 1 and text[index.starts[line - 2]:index.starts[line - 1]].lstrip().startswith("#"):
+        line -= 1  # comments right above the statement belong to it
+    at = index.starts[line - 1]
+    return Edit(index.span(at, at), helpers)
+
+
+def _imports_torch(statement: cst.CSTNode) -> bool:
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    return any(isinstance(s, cst.Import) and any(isinstance(a.name, cst.Name) and a.name.value == "torch"
+                                                 for a in s.names) for s in statement.body)
+
+
+def _import_torch(parsed: _Parsed) -> Edit:
     """`import torch` before the first statement that is not a docstring or a __future__ import."""
-    module = cst.parse_module(text)
+    text, index, module = parsed.text, parsed.index, parsed.module
     skipped = 0
     for statement in module.body:
         first = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
@@ -235,9 +416,8 @@ def _import_torch(text: str, index: LineIndex) -> Edit:
         if not (docstring or future):
             break
         skipped += 1
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     if skipped < len(module.body):
-        line = positions[module.body[skipped]].start.line
+        line = parsed.positions[module.body[skipped]].start.line
     else:
         line = len(index.starts) if text.endswith(("\n", "\r")) else None
     newline = _newline(text, 0)

@@ -22,6 +22,7 @@ from advisor.scan.imports import Scopes, module_name_for
 from advisor.scan.noqa import noqa_lines
 from advisor.scan.opindex import OpIndex
 from advisor.checks.ops import pattern_matches
+from advisor.fix.fp32 import UPCAST
 from advisor.scan.values import FP32_DTYPES, INT_DTYPES, NOT_STATIC, branches, literal
 
 STEP_RE = re.compile(r"^(training|validation|test|predict)_step$|_step$")
@@ -331,7 +332,7 @@ class Scanner(cst.BatchableCSTVisitor):
             return  # e.g. `.sum()` without the fp16 `dtype=` its rule is about: no fact worth a position
         casts = [self._is_fp32(arg.value) for arg in node.args]
         dtype = site.keywords.get("dtype")
-        site.in_fp32_region = (dtype in FP32_DTYPES) or (receiver_fp32 and any(casts))
+        site.in_fp32_region = (dtype in FP32_DTYPES) or (receiver_fp32 and (any(casts) or not node.args))
         self._add_op(site, node)
 
     def _subclass_base(self, method: str) -> Optional[str]:
@@ -365,6 +366,8 @@ class Scanner(cst.BatchableCSTVisitor):
             return False
         if self._dtype_keyword(node) in FP32_DTYPES:
             return True
+        if isinstance(node.func, cst.Name) and node.func.value == UPCAST:
+            return True  # what the FP32-region fix writes
         if isinstance(node.func, cst.Attribute):
             method = node.func.attr.value
             if method in FP32_METHODS and not node.args:
