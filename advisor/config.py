@@ -5,6 +5,7 @@ typo in a linter's config is a rule that never runs.
 """
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +23,8 @@ DEFAULT_EXCLUDES = (
 )
 FAIL_LEVELS = ("error", "warning", "info")
 LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "extra-rules")
-KNOWN_KEYS = set(LIST_KEYS) | {"per-file-ignores", "target-gpu", "devices", "fail-level"}
+KNOWN_KEYS = set(LIST_KEYS) | {"per-file-ignores", "target-gpu", "devices", "fail-level", "target-versions"}
+VERSION_RE = re.compile(r"^[0-9]+(\.[0-9]+){0,2}$")
 
 
 class ConfigError(Exception):
@@ -41,6 +43,7 @@ class Config:
     target_gpu: Optional[str] = None
     devices: Optional[int] = None  # devices the training run uses; default: what the Trainer says
     fail_level: str = "info"
+    target_versions: tuple = ()  # ((package, "1.13"), ...): the oldest versions fixes must run on
     root: Optional[Path] = None  # folder of the pyproject.toml the config came from
     source: Optional[str] = None
 
@@ -99,6 +102,12 @@ def load(path: Path) -> Config:
         if not isinstance(data["devices"], int) or isinstance(data["devices"], bool) or data["devices"] < 1:
             raise ConfigError(f"{path}: [tool.prec-advisor] `devices` must be a positive integer")
         values["devices"] = data["devices"]
+    if "target-versions" in data:
+        table = data["target-versions"]
+        if not isinstance(table, dict) or not all(isinstance(v, str) and VERSION_RE.match(v) for v in table.values()):
+            raise ConfigError(f"{path}: [tool.prec-advisor] `target-versions` must be a table of package = \"version\""
+                              " such as { torch = \"1.13\", lightning = \"1.9\" }")
+        values["target_versions"] = tuple(table.items())
     if "fail-level" in data:
         if data["fail-level"] not in FAIL_LEVELS:
             raise ConfigError(f"{path}: [tool.prec-advisor] `fail-level` must be one of {', '.join(FAIL_LEVELS)}")

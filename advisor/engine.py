@@ -24,6 +24,7 @@ from advisor.scan import files
 from advisor.scan import sourcefile
 
 from advisor.scan import yaml_settings
+from advisor.fix import safety
 from advisor.catalogue import Catalogue
 from advisor.config import Config
 from advisor.facts import FileFacts, Span
@@ -187,6 +188,7 @@ def add_findings(report: Report, findings: list[Finding], config: Config) -> Non
     """Selection, noqa and YAML-safe fixes for `findings`, merged into the report in order
     (the hardware rules join a finished report this way, without judging the ops again)."""
     noqa = {f.path: f.noqa for f in report.facts}
+    findings = safety.gate(findings, report.facts, config.target_versions)
     kept = [f for f in yaml_settings.yaml_safe_fixes(findings)
             if _selected(f.code, config, f.path) and not _suppressed(f, noqa.get(f.path, {}))]
     report.findings = sorted(report.findings + kept, key=Finding.sort_key)

@@ -47,6 +47,7 @@ class PluginCall:
     name: str  # qualified name, e.g. lightning.pytorch.plugins.BitsandbytesPrecision
     span: Span
     arguments: dict[str, Argument] = field(default_factory=dict)
+    conditional: bool = False  # built through a name assigned in a branch, or assigned more than once
 
     @property
     def short_name(self) -> str:
@@ -78,6 +79,7 @@ class Setting:
     arguments: dict[str, Argument] = field(default_factory=dict)
     has_star_kwargs: bool = False
     multiline: bool = False  # one argument per line (decides how --fix adds a keyword)
+    unproven: Optional[str] = None  # why the callee may not behave as Lightning's (None: proven)
 
     @property
     def line(self) -> int:

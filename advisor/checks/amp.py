@@ -59,6 +59,7 @@ FP16_TINY = 6e-8  # fp16's smallest subnormal is 5.96e-8: a smaller eps rounds t
 SAFE_EPS = "1e-4"
 HF_ARGUMENTS = ("transformers.TrainingArguments", "transformers.Seq2SeqTrainingArguments",
                 "transformers.training_args.TrainingArguments", "trl.SFTConfig", "trl.DPOConfig")
+VERSION_TEST_RE = re.compile(r"hasattr\(|__version__|version|\bamp\b")  # an if choosing by torch version
 ACCELERATORS = ("accelerate.Accelerator", "accelerate.accelerator.Accelerator")
 
 
@@ -113,6 +114,7 @@ class _Visitor(cst.BatchableCSTVisitor):
         self.accelerate: list[tuple[cst.Call, cst.Arg]] = []
         self.statements: list[cst.CSTNode] = []
         self.statement_of: dict = {}  # recorded node -> its simple statement (whose last line a noqa may be on)
+        self.guards: list[bool] = []  # per open if/try: does it choose between torch versions?
 
     # -- names and scopes ------------------------------------------------------
     def visit_Import(self, node: cst.Import) -> None:
@@ -135,6 +137,22 @@ class _Visitor(cst.BatchableCSTVisitor):
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.scopes.pop()
         self.function_events.append(self.events.pop())
+
+    # -- version guards: `if hasattr(torch.amp, "GradScaler"):`, `try: ... except AttributeError:` --
+    def visit_If(self, node: cst.If) -> None:
+        test = cst.Module([]).code_for_node(node.test)
+        self.guards.append(bool(VERSION_TEST_RE.search(test)))
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self.guards.pop()
+
+    def visit_Try(self, node: cst.Try) -> None:
+        caught = {dotted(h.type) for h in node.handlers if h.type is not None} | {
+            dotted(e.value) for h in node.handlers if isinstance(h.type, cst.Tuple) for e in h.type.elements}
+        self.guards.append(bool(caught & {"AttributeError", "ImportError", "ModuleNotFoundError"}))
+
+    def leave_Try(self, original_node: cst.Try) -> None:
+        self.guards.pop()
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self.statements.append(node)
@@ -181,7 +199,7 @@ class _Visitor(cst.BatchableCSTVisitor):
     def visit_Decorator(self, node: cst.Decorator) -> None:
         if not isinstance(node.decorator, cst.Call):
             qualified = self.scopes.qualify(node.decorator)
-            if qualified in DEPRECATED:
+            if qualified in DEPRECATED and not any(self.guards):
                 self.deprecated.append((node.decorator, qualified, None))
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -190,7 +208,7 @@ class _Visitor(cst.BatchableCSTVisitor):
                 self.statement_of[part] = self.statements[-1]
         qualified = self.scopes.qualify(node.func) or ""
         short = qualified.rsplit(".", 1)[-1]
-        if qualified in DEPRECATED:
+        if qualified in DEPRECATED and not any(self.guards):  # a guarded one is the fallback for older torch
             self.deprecated.append((node.func, qualified, node))
         if short in SCALERS and qualified.startswith("torch."):
             self.scalers.append(node)

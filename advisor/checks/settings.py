@@ -56,20 +56,24 @@ def invalid_values(setting: Setting, ctx: Context) -> Iterator[Hit]:
         yield "PRC103", literal.span, values, fix
 
 
-def _precision_plugin(setting: Setting) -> Optional[str]:
-    for name in setting.plugins:
-        short = name.rsplit(".", 1)[-1]
-        if lightning.SUFFIXED_PLUGINS.get(short, short) in lightning.PRECISION_PLUGINS:
-            return short
-    return None
+def _is_precision_plugin(name: str) -> bool:
+    short = name.rsplit(".", 1)[-1]
+    return lightning.SUFFIXED_PLUGINS.get(short, short) in lightning.PRECISION_PLUGINS
 
 
 def precision_with_plugin(setting: Setting, ctx: Context) -> Iterator[Hit]:
-    plugin = _precision_plugin(setting)
+    """Both set: Lightning raises. The fix (drop `precision=`) is safe only when both are certain on
+    this path: a literal precision and a plugin built unconditionally; a variable precision next to
+    a plugin built in one branch is the run-time choice of one or the other (litgpt), no finding."""
+    plugin = next((name.rsplit(".", 1)[-1] for name in setting.plugins if _is_precision_plugin(name)), None)
     if setting.precision is None or plugin is None or setting.precision.value is None and setting.precision.static:
         return
+    literal = bool(setting.literals)
+    certain_plugin = not any(c.conditional for c in setting.plugin_calls if _is_precision_plugin(c.name))
+    if not literal and not certain_plugin:
+        return
     values = {"plugin": plugin, "value": setting.precision.text, "kind": setting.kind}
-    edit = edits.remove_keyword(ctx.text, setting, "precision")
+    edit = edits.remove_keyword(ctx.text, setting, "precision") if literal and certain_plugin else None
     rule = ctx.catalogue["PRC104"]
     fix = Fix(rule.fix, rule.fix_title.format(**values), (edit, *_fold_dtype(setting, ctx))) if edit else None
     yield "PRC104", setting.precision.span, values, fix

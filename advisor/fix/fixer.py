@@ -214,8 +214,15 @@ def unified_diff(state: FileFix) -> str:
     """`--diff` output for one file; lines keep their own endings."""
     lines = difflib.unified_diff(state.source.text.splitlines(keepends=True), state.text.splitlines(keepends=True),
                                  fromfile=state.path, tofile=state.path)
-    return "".join(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n"
-                   for line in lines)
+    return "".join(_diff_line(line) for line in lines)
+
+
+def _diff_line(line: str) -> str:
+    """Every printed line ends with "\n", so the summary after the diff starts a line of its own
+    (a CR-only file's lines keep their "\r" before it)."""
+    if line.endswith("\n"):
+        return line
+    return line + "\n" if line.endswith("\r") else line + "\n\\ No newline at end of file\n"
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -262,6 +269,9 @@ def apply(report: Report, recheck: Recheck, mode: str, unsafe: bool, target_know
     if mode == "diff":
         for state in changed:
             out.write(unified_diff(state))
+        for finding in report.findings:  # an input that could not be checked: the line plain `check` prints
+            if finding.code == "PRC001":
+                err.write(f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {finding.message}\n")
         err.write(f"Would fix {_plural(plan.fixed, 'finding')} in {_plural(len(changed), 'file')}.\n")
         final, remaining, written = report, list(report.findings), ()
     else:

@@ -57,6 +57,7 @@ class _Class:
     kind: str  # "module" | "autograd" | "data" | "trainer" | "other"
     bases: tuple
     setting_kind: Optional[str] = None
+    defines_init: bool = False  # its own or an inherited local __init__ (may reinterpret precision)
 
 
 class Scanner(cst.BatchableCSTVisitor):
@@ -67,6 +68,8 @@ class Scanner(cst.BatchableCSTVisitor):
         self.module_name = module_name_for(path)
         self.scopes = Scopes(self.module_name, index.aliases)
         self.assigned_calls: list[dict[str, cst.Call]] = [{}]
+        self.assignments: list[dict[str, list]] = [{}]  # per scope: name -> the blocks open at each assignment
+        self.blocks: list[int] = []  # ids of the open indented blocks (an if/else branch, a loop body...)
         self.classes: list[_Class] = []
         self.local_classes: dict[str, _Class] = {}
         self.functions: list[_Function] = []
@@ -96,6 +99,7 @@ class Scanner(cst.BatchableCSTVisitor):
             self.scopes.bind(name, qualified)
         if isinstance(value, cst.Call):
             self.assigned_calls[-1][name] = value
+        self.assignments[-1].setdefault(name, []).append(tuple(self.blocks))
         if self.functions:
             self._track_dtype(name, value)
 
@@ -108,12 +112,34 @@ class Scanner(cst.BatchableCSTVisitor):
         elif self._is_int(value):
             function.int_names.add(name)
 
+    # -- blocks (a plugin assigned in a branch the call is not in is not certain) -------
+    def _enter_block(self, node) -> None:
+        self.blocks.append(id(node))
+
+    def _leave_block(self, original_node) -> None:
+        self.blocks.pop()
+
+    visit_IndentedBlock = visit_SimpleStatementSuite = _enter_block
+    leave_IndentedBlock = leave_SimpleStatementSuite = _leave_block
+
+    def _certain(self, name: str, scope: int) -> bool:
+        """`name` was assigned once, in a block that encloses the current point."""
+        paths = self.assignments[scope].get(name, [])
+        return len(paths) == 1 and tuple(self.blocks[:len(paths[0])]) == paths[0]
+
+    def _shadow(self, name: str) -> None:
+        """A local def/class named like an import (`def Trainer`) hides the import from here on."""
+        if self.scopes.lookup(name) is not None:
+            self.scopes.bind(name, f"{self.module_name}.{name}")
+
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._shadow(node.name.value)
         bases = tuple(self.scopes.qualify(arg.value) or (arg.value.value if isinstance(arg.value, cst.Name) else "")
                       for arg in node.bases)
         info = _Class(name=node.name.value, kind=self._class_kind(bases), bases=bases)
         info.setting_kind = next((lightning.setting_kind(b) for b in bases if lightning.setting_kind(b)), None) or next(
             (self.local_classes[b].setting_kind for b in bases if b in self.local_classes), None)
+        info.defines_init = any(self.local_classes[b].defines_init for b in bases if b in self.local_classes)
         self.classes.append(info)
         self.local_classes[info.name] = info
 
@@ -134,9 +160,13 @@ class Scanner(cst.BatchableCSTVisitor):
         return "other"
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        name = node.name.value
+        self._shadow(name)
+        if name == "__init__" and self.classes and not self.functions:
+            self.classes[-1].defines_init = True
         self.scopes.push()
         self.assigned_calls.append({})
-        name = node.name.value
+        self.assignments.append({})
         if self.functions:  # nested functions run where their parent runs
             parent = self.functions[-1]
             qualname, context = f"{parent.qualname}.<locals>.{name}", parent.context
@@ -151,6 +181,7 @@ class Scanner(cst.BatchableCSTVisitor):
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.scopes.pop()
         self.assigned_calls.pop()
+        self.assignments.pop()
         self.functions.pop()
 
     @staticmethod
@@ -181,11 +212,15 @@ class Scanner(cst.BatchableCSTVisitor):
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.scopes.qualify(node.func)
         kind = lightning.setting_kind(qualified)
+        unproven = None
         if kind is None and isinstance(node.func, cst.Name) and node.func.value in self.local_classes:
-            kind = self.local_classes[node.func.value].setting_kind
-            qualified = qualified or f"{self.module_name}.{node.func.value}"
+            local = self.local_classes[node.func.value]
+            kind, qualified = local.setting_kind, f"{self.module_name}.{node.func.value}"
+            if local.defines_init:
+                unproven = f"`{local.name}` subclasses {kind} and defines its own __init__"
         if kind:
             self._record_setting(kind, qualified, node)
+            self.facts.settings[-1].unproven = unproven
         self._record_op(node, qualified)
         if self.functions:
             callee = qualified or self._local_callee(node.func)
@@ -283,13 +318,16 @@ class Scanner(cst.BatchableCSTVisitor):
     def _record_plugins(self, setting: Setting, value: cst.BaseExpression) -> None:
         items = [e.value for e in value.elements] if isinstance(value, (cst.List, cst.Tuple)) else [value]
         for item in items:
+            conditional = False
             if isinstance(item, cst.Name) and item.value in self.assigned_calls[-1] | self.assigned_calls[0]:
-                item = (self.assigned_calls[-1] | self.assigned_calls[0])[item.value]
+                scope = -1 if item.value in self.assigned_calls[-1] else 0
+                conditional = not self._certain(item.value, scope)
+                item = self.assigned_calls[scope][item.value]
             if not isinstance(item, cst.Call):
                 setting.plugins.append(self.module.code_for_node(item))
                 continue
             name = self.scopes.qualify(item.func) or self.module.code_for_node(item.func)
-            call = PluginCall(name=name, span=None)
+            call = PluginCall(name=name, span=None, conditional=conditional)
             for arg in item.args:
                 if arg.keyword is not None:
                     call.arguments[arg.keyword.value] = self._argument(arg.keyword.value, arg)
