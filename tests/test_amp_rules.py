@@ -196,7 +196,11 @@ def test_optimizer_eps_in_true_fp16_training():
     out = fixed(source)
     assert "Adam(model.parameters(), eps=1e-4)" in out and "AdamW(model.parameters(), eps=1e-4)" in out
     assert "AdamW(\n    model.parameters(),\n)" in out  # multi-line call: reported, not rewritten
-    assert codes("import torch\nmodel = Net()\nopt = torch.optim.Adam(model.parameters())\nx = x.half()\n") == ["PRC408"]
+    # a .half() of anything but the optimized model (a checkpoint tensor) leaves the parameters fp32
+    assert codes("import torch\nmodel = Net()\nopt = torch.optim.Adam(model.parameters())\nx = x.half()\n") == []
+    assert codes("import torch\nmodel = Net()\nmodel.half()\nopt = torch.optim.Adam(model.parameters())\n") == ["PRC408"]
+    assert codes("import torch\nimport lightning as L\nopt = torch.optim.Adam(net.parameters())\n"
+                 "L.Trainer(strategy=\"deepspeed\", precision=\"16-mixed\")\n") == []
     assert codes("import torch\nm = Net().to(torch.bfloat16)\nopt = torch.optim.Adam(m.parameters())\n") == []
 
 

@@ -42,8 +42,8 @@ def test_unsafe_fixes_wrap_the_op_with_the_files_torch_alias(tmp_path):
     path = tmp_path / "net.py"
     path.write_text(SCATTER)
     outcome, _, _ = run_fixer([path], unsafe=True)
-    assert "        with T.autocast(device_type=\"cuda\", enabled=False):\n" \
-           "            y = T.scatter_add(x.float(), 0, index, x.float()).to(x.dtype)\n" in path.read_text()
+    assert "        y = _prc_half_like(T.scatter_add(_prc_fp32(x), 0, index, _prc_fp32(x)), x)\n" in path.read_text()
+    assert "def _prc_fp32(x: T.Tensor) -> T.Tensor:" in path.read_text()
     assert outcome.exit_code == 0 and "import torch\n" not in path.read_text()
 
 

@@ -1,4 +1,4 @@
-"""advisor.fix.fp32: which statements get the unsafe FP32-region fix, and what it writes."""
+"""advisor.fix.fp32: which op sites get the unsafe FP32 fix, and what it writes."""
 import pytest
 
 from advisor.catalogue import load_catalogue
@@ -19,37 +19,65 @@ def fixes(body: str, head: str = HEAD):
             for site in facts.ops for rule in matching_rules(site, CATALOGUE.op_rules())]
 
 
+def rewritten(fix) -> str:
+    return fix.edits[-1].content
+
+
 @pytest.mark.parametrize("body", [
-    "        y = self.lin(torch.linalg.inv(x))\n",  # the op is not the whole value
-    "        y = torch.linalg.inv(self.proj(x))\n",  # a layer would run with autocast off
-    "        x.index_add_(0, idx, x)\n",  # in-place: no statement shape we rewrite
-    "        a = 1; y = torch.linalg.inv(x)\n",  # shares its line
+    "        x.index_add_(0, idx, x)\n",  # in-place: an fp32 copy of the receiver would lose the write
     "        y = torch.linalg.multi_dot([x, x])\n",  # arguments we do not know
-    "        y = torch.linalg.inv(x, out=torch.empty(3, 3, dtype=torch.float16))\n",
+    "        y = torch.linalg.inv(x, out=torch.empty(3, 3, dtype=torch.float16))\n",  # an out= buffer
+    "        y = torch.linalg.inv(self.proj(x))\n",  # no input cheap enough to read the dtype back from
 ])
-def test_statements_we_cannot_rewrite_confidently_get_no_fix(body):
+def test_calls_we_cannot_rewrite_confidently_get_no_fix(body):
     assert fixes(body) == [None]
 
 
-def test_a_multiline_call_is_reindented_and_keeps_its_comment():
-    [fix] = fixes("        y = torch.index_add(\n            x, 0, idx, x,  # rows\n        )\n")
-    assert fix.applicability == "unsafe" and len(fix.edits) == 1
-    assert fix.edits[0].content == ('with torch.autocast(device_type="cuda", enabled=False):\n'
-                                    "            y = torch.index_add(\n                x.float(), 0, idx, x.float(),  # rows\n"
-                                    "            ).to(x.dtype)")
+def test_any_statement_shape_works_without_a_with_block():
+    [nested] = fixes("        y = self.lin(torch.linalg.inv(x))\n")
+    assert rewritten(nested) == "_prc_half_like(torch.linalg.inv(_prc_fp32(x)), x)"
+    [shared] = fixes("        a = 1; y = torch.scatter_add(x, 0, idx, x)\n")
+    assert rewritten(shared) == "_prc_half_like(torch.scatter_add(_prc_fp32(x), 0, idx, _prc_fp32(x)), x)"
+    assert shared.edits[0].content.startswith("def _prc_fp32(x: torch.Tensor) -> torch.Tensor:")
 
 
-def test_methods_upcast_the_receiver_and_tuple_results_are_not_cast_back():
+def test_every_floating_input_is_upcast_positional_or_keyword():
+    [positional] = fixes("        y = torch_scatter.scatter_std(x, idx, 0, out)\n", HEAD.replace(
+        "import torch\n", "import torch\nimport torch_scatter\n"))
+    assert rewritten(positional) == "_prc_half_like(torch_scatter.scatter_std(_prc_fp32(x), idx, 0, _prc_fp32(out)), x)"
+    [keyword] = fixes("        y = torch.scatter_add(input=x, dim=0, index=idx, src=x.t())\n")
+    assert rewritten(keyword) == \
+        "_prc_half_like(torch.scatter_add(input=_prc_fp32(x), dim=0, index=idx, src=_prc_fp32(x.t())), x)"
+
+
+def test_methods_upcast_the_receiver_and_tuple_results_stay_fp32_saying_why():
     [inverse] = fixes("        return x.inverse()\n")
-    assert inverse.edits[0].content.endswith("return x.float().inverse().to(x.dtype)")
+    assert rewritten(inverse) == "_prc_half_like(_prc_fp32(x).inverse(), x)"
     [svd] = fixes("        u = torch.svd(x)\n")
-    assert svd.edits[0].content.endswith("u = torch.svd(x.float())")
+    assert rewritten(svd) == "torch.svd(_prc_fp32(x))" and "result kept in fp32: it returns a tuple" in svd.title
 
 
-def test_cpu_scripts_disable_cpu_autocast_and_a_missing_import_is_added():
+def test_a_sparse_matmul_gets_an_autocast_off_region_on_the_tensors_device():
+    [fix] = fixes("        y = torch.sparse.mm(x, idx)\n")
+    assert rewritten(fix) == ('with torch.autocast(device_type=x.device.type, enabled=False):\n'
+                              '            y = _prc_half_like(torch.sparse.mm(_prc_fp32(x), _prc_fp32(idx)), x)')
+    [cpu] = fixes("        y = torch.sparse.mm(x, idx)\n\n\nL.Trainer(accelerator='cpu')\n")
+    assert rewritten(cpu).startswith('with torch.autocast(device_type="cpu", enabled=False):')
+
+
+def test_a_region_torchscript_would_reject_is_not_written():
+    body = "        if x is None:\n            return x\n        y = torch.sparse.mm(x, idx)\n        return y\n"
+    scripted = "\n\nscripted = torch.jit.script(Net())\n"
+    assert fixes(body + scripted) == [None]  # non-constant device_type, and a `return` before the region
+    assert fixes(body + scripted + "L.Trainer(accelerator='cpu')\n") == [None]  # still the early return
+    assert fixes(body) != [None]
+
+
+def test_a_missing_import_is_added_before_the_helpers():
     head = '"""Doc."""\nimport lightning as L\nfrom torch_scatter import scatter\n\n\nclass Net(L.LightningModule):\n' \
            "    def forward(self, x, idx):\n"
-    [fix] = fixes("        return scatter(x, idx, dim=0)\n\n\nL.Trainer(accelerator='cpu')\n", head)
-    imports, wrap = fix.edits
+    [fix] = fixes("        return scatter(x, idx, dim=0)\n", head)
+    imports, helpers, call = fix.edits
     assert (imports.span.line, imports.span.column, imports.content) == (2, 1, "import torch\n")
-    assert wrap.content.startswith('with torch.autocast(device_type="cpu", enabled=False):')
+    assert helpers.span.line == 6 and helpers.content.startswith("def _prc_fp32(")
+    assert call.content == "_prc_half_like(scatter(_prc_fp32(x), idx, dim=0), x)"

@@ -59,7 +59,7 @@ FP16_TINY = 6e-8  # fp16's smallest subnormal is 5.96e-8: a smaller eps rounds t
 SAFE_EPS = "1e-4"
 HF_ARGUMENTS = ("transformers.TrainingArguments", "transformers.Seq2SeqTrainingArguments",
                 "transformers.training_args.TrainingArguments", "trl.SFTConfig", "trl.DPOConfig")
-VERSION_TEST_RE = re.compile(r"hasattr\(|__version__|version|\bamp\b")  # an if choosing by torch version
+VERSION_TEST_RE = re.compile(r"hasattr\(|version")  # an if choosing by torch version
 ACCELERATORS = ("accelerate.Accelerator", "accelerate.accelerator.Accelerator")
 
 
@@ -104,12 +104,14 @@ class _Visitor(cst.BatchableCSTVisitor):
         self.deprecated: list[tuple[cst.CSTNode, str, Optional[cst.Call]]] = []  # (node, name, call or None)
         self.half_casts: list[tuple[cst.Call, str]] = []  # (call, the cast model's dotted name)
         self.called_in_autocast: set = set()
-        # per function, in source order: ("scaled", scaler) ("unscale", scaler) ("step", scaler, opt)
-        # and ("clip", call, statement)
+        # per function, in source order: ("scaled", scaler, path) ("unscale", scaler) ("step", scaler, opt)
+        # and ("clip", call, statement, path); a path is the open branches, ((id of the if/for/try, part), ...)
+        self.path: list[tuple] = []
         self.events: list[list] = [[]]  # the module's, then the open functions'
         self.function_events: list[list] = []  # of the functions already left
-        self.optimizers: list[tuple[cst.Call, str, Optional[cst.Arg]]] = []
-        self.true_fp16 = False
+        self.optimizers: list[tuple] = []  # (call, name, eps argument or None, the model whose parameters it takes)
+        self.true_fp16 = False  # a "16-true" precision: every parameter is fp16
+        self.fp16_models: set = set()  # dotted names of models cast to fp16 (`model.half()`)
         self.hf: list[tuple[cst.Call, cst.Arg]] = []
         self.accelerate: list[tuple[cst.Call, cst.Arg]] = []
         self.statements: list[cst.CSTNode] = []
@@ -215,12 +217,12 @@ class _Visitor(cst.BatchableCSTVisitor):
         if self._in_autocast():
             self.called_in_autocast.add(dotted(node.func))
         if qualified in CLIPS:
-            self.events[-1].append(("clip", node, self.statements[-1] if self.statements else None))
+            self.events[-1].append(("clip", node, self.statements[-1] if self.statements else None, tuple(self.path)))
         elif qualified in BACKWARDS:
             self.backwards.append((node, self._in_autocast()))
         elif qualified.startswith("torch.optim.") and short in OPTIMIZER_EPS:
             eps = next((a for a in node.args if a.keyword is not None and a.keyword.value == "eps"), None)
-            self.optimizers.append((node, short, eps))
+            self.optimizers.append((node, short, eps, _parameters_of(node)))
         elif qualified in HF_ARGUMENTS:
             self._keyword_flag(node, "fp16", True, self.hf)
         elif qualified in ACCELERATORS:
@@ -243,7 +245,7 @@ class _Visitor(cst.BatchableCSTVisitor):
             self.backwards.append((node, self._in_autocast()))
             if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute) and \
                     receiver.func.attr.value == "scale" and dotted(receiver.func.value):
-                self.events[-1].append(("scaled", dotted(receiver.func.value)))
+                self.events[-1].append(("scaled", dotted(receiver.func.value), tuple(self.path)))
         elif name == "unscale_" and owner:
             self.events[-1].append(("unscale", owner))
         elif name == "step" and owner and node.args:
@@ -255,7 +257,6 @@ class _Visitor(cst.BatchableCSTVisitor):
             self._half_cast(node, receiver, fp16)
 
     def _half_cast(self, node: cst.Call, receiver: cst.BaseExpression, fp16: bool) -> None:
-        self.true_fp16 |= fp16
         statement = self.statements[-1] if self.statements else None
         target = None
         if statement is not None and isinstance(statement.body[0], cst.Assign) and statement.body[0].value is node:
@@ -264,6 +265,8 @@ class _Visitor(cst.BatchableCSTVisitor):
         owner = target or dotted(receiver)
         if owner:
             self.half_casts.append((node, owner))
+            if fp16:
+                self.fp16_models.update({owner, dotted(receiver)} - {None})
 
 
 # ---- rules -------------------------------------------------------------------------------
@@ -364,16 +367,19 @@ class _Judge:
     def clip_order(self) -> None:
         steps = {e[1]: e[2] for events in self._all_events() for e in events if e[0] == "step" and e[2]}
         for events in self._all_events():
-            state: dict = {}
+            scaled: dict = {}  # scaler -> the path its scale(loss).backward() ran on
             for position, event in enumerate(events):
                 if event[0] == "scaled":
-                    state[event[1]] = "scaled"
+                    scaled[event[1]] = event[2]
                 elif event[0] == "unscale":
-                    state[event[1]] = "unscaled"
+                    scaled.pop(event[1], None)
                 elif event[0] == "clip":
-                    for scaler in [s for s, value in state.items() if value == "scaled"]:
+                    for scaler, path in list(scaled.items()):
+                        if _exclusive(path, event[3]):
+                            continue  # the clip is on the other branch (`else: loss.backward()`): nothing scaled
                         later = any(e[0] == "unscale" and e[1] == scaler for e in events[position:])
-                        edit = None if later else self._unscale_edit(event[2], scaler, steps.get(scaler))
+                        on_path = event[3][:len(path)] == path  # scaled on every way to this clip
+                        edit = None if later or not on_path else self._unscale_edit(event[2], scaler, steps.get(scaler))
                         self.report("PRC406", event[1], [edit] if edit else (), scaler=scaler,
                                     optimizer=steps.get(scaler) or "optimizer")
 
@@ -399,9 +405,9 @@ class _Judge:
 
     # PRC408
     def optimizer_eps(self) -> None:
-        if not self.v.true_fp16:
-            return
-        for call, name, eps_arg in self.v.optimizers:
+        for call, name, eps_arg, model in self.v.optimizers:
+            if not (self.v.true_fp16 or model in self.v.fp16_models):
+                continue  # fp32 parameters (mixed precision keeps them): the default eps is fine
             eps = literal(eps_arg.value, lambda n: None) if eps_arg is not None else OPTIMIZER_EPS[name]
             if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps < FP16_TINY:
                 continue
@@ -446,6 +452,41 @@ class _Judge:
 
     def _site(self, code: str, node: cst.CSTNode, edits: tuple, **values) -> TargetSite:
         return TargetSite(code, self.span(node), values, edits, self._noqa_lines(node))
+
+
+def _parameters_of(optimizer: cst.Call) -> Optional[str]:
+    """`model` in `Adam(model.parameters(), ...)` (or `params=`), else None."""
+    args = [a for a in optimizer.args if a.keyword is None or a.keyword.value == "params"]
+    value = args[0].value if args else None
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "parameters":
+        return dotted(value.func.value)
+    return None
+
+
+def _exclusive(first: tuple, second: tuple) -> bool:
+    """Two paths that part in different parts of one if/try (the if body and its else)."""
+    for a, b in zip(first, second):
+        if a != b:
+            return a[0] == b[0]
+    return False
+
+
+def _add_branch_visitors(node: str, part: str) -> None:
+    """`visit_If_body`/`leave_If_body`... keep `_Visitor.path` (libcst finds them by __name__)."""
+    def enter(self, node) -> None:
+        self.path.append((id(node), part))
+
+    def leave(self, original_node) -> None:
+        self.path.pop()
+    for prefix, method in (("visit", enter), ("leave", leave)):
+        method.__name__ = f"{prefix}_{node}_{part}"
+        setattr(_Visitor, method.__name__, method)
+
+
+for _node, _parts in {"If": ("body", "orelse"), "Try": ("body", "handlers", "orelse", "finalbody"),
+                      "For": ("body", "orelse"), "While": ("body", "orelse")}.items():
+    for _part in _parts:
+        _add_branch_visitors(_node, _part)
 
 
 def visitor_for(path: str, text: str) -> Optional[_Visitor]:

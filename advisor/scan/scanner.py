@@ -370,7 +370,8 @@ class Scanner(cst.BatchableCSTVisitor):
             return  # e.g. `.sum()` without the fp16 `dtype=` its rule is about: no fact worth a position
         casts = [self._is_fp32(arg.value) for arg in node.args]
         dtype = site.keywords.get("dtype")
-        site.in_fp32_region = (dtype in FP32_DTYPES) or (receiver_fp32 and (any(casts) or not node.args))
+        no_inputs = site.kind == "method" and not node.args  # `x.float().inverse()`: the receiver is the input
+        site.in_fp32_region = (dtype in FP32_DTYPES) or (receiver_fp32 and (any(casts) or no_inputs))
         self._add_op(site, node)
 
     def _subclass_base(self, method: str) -> Optional[str]:
