@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Optional, Union
 
 from advisor import lightning
@@ -404,6 +404,16 @@ def _setting(path: str, section: Mapping, anchor: Span, callee: str, kind_cli: b
     return setting
 
 
+def _target(node: Mapping) -> Optional[str]:
+    """The class a section names (`_target_` for Hydra, `class_path` for LightningCLI), or None."""
+    entry = node.entries.get("_target_") or node.entries.get("class_path")
+    return str(entry.value.value) if entry is not None and isinstance(entry.value, Scalar) and entry.value.value else None
+
+
+def _is_trainer(target: Optional[str]) -> bool:
+    return target is not None and lightning.is_lightning(target, "Trainer")
+
+
 def _hydra_sections(node: Node, found: list) -> None:
     """Mappings anywhere whose `_target_` names a Lightning Trainer."""
     if isinstance(node, Sequence):
@@ -411,16 +421,43 @@ def _hydra_sections(node: Node, found: list) -> None:
             _hydra_sections(item, found)
     elif isinstance(node, Mapping):
         target = node.entries.get("_target_")
-        if target is not None and isinstance(target.value, Scalar) and lightning.is_lightning(
-                str(target.value.value), "Trainer"):
-            found.append((node, target.key_span, str(target.value.value), False))
+        if target is not None and _is_trainer(_target(node)):
+            found.append((node, target.key_span, _target(node), False, None))
         for entry in node.entries.values():
             _hydra_sections(entry.value, found)
 
 
+def _cli_proof(root: Mapping) -> Optional[str]:
+    """None when a root `trainer:` is LightningCLI's: `model:`/`data:` beside it name a class_path."""
+    for key in ("model", "data"):
+        entry = root.entries.get(key)
+        if entry is not None and isinstance(entry.value, Mapping) and "class_path" in entry.value.entries:
+            return None
+    return "a `trainer:` section without a LightningCLI `model:`/`data:` class_path beside it"
+
+
+def _group_proof(path: str, root: Mapping) -> Optional[str]:
+    """None when a Hydra trainer-group file composes a Lightning Trainer: its `defaults:` name a
+    sibling config of the group whose `_target_` is one."""
+    entry = root.entries.get("defaults")
+    items = entry.value.items if entry is not None and isinstance(entry.value, Sequence) else []
+    for item in items:
+        name = item.value if isinstance(item, Scalar) else None
+        sibling = PurePath(path).parent / f"{name}.yaml" if isinstance(name, str) else None
+        try:
+            text = Path(sibling).read_text(encoding="utf-8") if sibling else ""
+        except (OSError, UnicodeDecodeError):
+            continue
+        target = re.search(r"^_target_:\s*['\"]?([\w.]+)", text, re.MULTILINE)
+        if target and _is_trainer(target.group(1)):
+            return None
+    return "a trainer-group config without a Lightning `_target_`"
+
+
 def _sections(path: str, root: Node) -> list:
-    """(mapping, anchor span, callee, read like LightningCLI) for each trainer section of a document
-    (a mapping can be listed twice: `trainer:` holding a Hydra `_target_`)."""
+    """(mapping, anchor span, callee, read like LightningCLI, why not proven or None) for each
+    trainer section of a document (a mapping can be listed twice: `trainer:` holding a Hydra
+    `_target_`). A section naming another class (`_target_: transformers.Trainer`) is none."""
     found: list = []
     if not isinstance(root, Mapping):
         return found
@@ -428,11 +465,18 @@ def _sections(path: str, root: Node) -> list:
     for owner in [root] + subcommands:
         entry = owner.entries.get("trainer")
         if entry is not None and isinstance(entry.value, (Mapping, type(None))):
-            found.append((entry.value or Mapping(), entry.key_span, CLI_CALLEE, True))
+            section = entry.value or Mapping()
+            target = _target(section)
+            if target is None:
+                found.append((section, entry.key_span, CLI_CALLEE, True, None if subcommands else _cli_proof(root)))
+            elif _is_trainer(target) and "class_path" in section.entries:
+                found.append((section, entry.key_span, target, True, None))
     _hydra_sections(root, found)
     if "trainer" in PurePath(path).parts[:-1] and ("precision" in root.entries or "_target_" in root.entries):
-        anchor = (root.entries.get("_target_") or root.entries["precision"]).key_span
-        found.append((root, anchor, GROUP_CALLEE, False))
+        target = _target(root)
+        if target is None or _is_trainer(target):
+            anchor = (root.entries.get("_target_") or root.entries["precision"]).key_span
+            found.append((root, anchor, target or GROUP_CALLEE, False, None if target else _group_proof(path, root)))
     return found
 
 
@@ -448,10 +492,12 @@ def scan_yaml(path: str, text: str) -> FileFacts:
     for tokens in documents:
         seen: set = set()
         # a `trainer:` section with a `_target_` is one setting, read as Hydra reads it
-        for section, anchor, callee, kind_cli in sorted(_sections(path, _Builder(tokens).node(0)), key=lambda s: s[3]):
+        for section, anchor, callee, kind_cli, unproven in sorted(_sections(path, _Builder(tokens).node(0)),
+                                                                  key=lambda s: s[3]):
             if id(section) not in seen:
                 seen.add(id(section))
                 facts.settings.append(_setting(path, section, anchor, callee, kind_cli))
+                facts.settings[-1].unproven = unproven
     facts.settings.sort(key=lambda s: (s.span.line, s.span.column))
     facts.noqa = noqa_lines("\n".join(comments.get(n, "") for n in range(1, max(comments, default=0) + 1)))
     return facts
