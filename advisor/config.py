@@ -9,7 +9,6 @@ import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,18 +39,18 @@ class Config:
     exclude: tuple = DEFAULT_EXCLUDES
     extend_exclude: tuple = ()
     extra_rules: tuple = ()  # absolute paths of the user's rule files
-    target_gpu: Optional[str] = None
-    devices: Optional[int] = None  # devices the training run uses; default: what the Trainer says
+    target_gpu: str | None = None
+    devices: int | None = None  # devices the training run uses; default: what the Trainer says
     fail_level: str = "info"
     target_versions: tuple = ()  # ((package, "1.13"), ...): the oldest versions fixes must run on
-    root: Optional[Path] = None  # folder of the pyproject.toml the config came from
-    source: Optional[str] = None
+    root: Path | None = None  # folder of the pyproject.toml the config came from
+    source: str | None = None
 
-    def with_overrides(self, **changes) -> "Config":
+    def with_overrides(self, **changes) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def find_pyproject(start: Path) -> Optional[Path]:
+def find_pyproject(start: Path) -> Path | None:
     """The nearest pyproject.toml with a [tool.prec-advisor] table, from `start` upwards."""
     start = start.resolve()
     for folder in [start, *start.parents] if start.is_dir() else [start.parent, *start.parent.parents]:
@@ -70,6 +69,13 @@ def _strings(path: Path, key: str, value) -> tuple:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ConfigError(f"{path}: [tool.prec-advisor] `{key}` must be a list of strings")
     return tuple(value)
+
+
+def _target_versions(path: Path, table) -> tuple:
+    if not isinstance(table, dict) or not all(isinstance(v, str) and VERSION_RE.match(v) for v in table.values()):
+        raise ConfigError(f"{path}: [tool.prec-advisor] `target-versions` must be a table of package = \"version\""
+                          " such as { torch = \"1.13\", lightning = \"1.9\" }")
+    return tuple(table.items())
 
 
 def load(path: Path) -> Config:
@@ -103,11 +109,7 @@ def load(path: Path) -> Config:
             raise ConfigError(f"{path}: [tool.prec-advisor] `devices` must be a positive integer")
         values["devices"] = data["devices"]
     if "target-versions" in data:
-        table = data["target-versions"]
-        if not isinstance(table, dict) or not all(isinstance(v, str) and VERSION_RE.match(v) for v in table.values()):
-            raise ConfigError(f"{path}: [tool.prec-advisor] `target-versions` must be a table of package = \"version\""
-                              " such as { torch = \"1.13\", lightning = \"1.9\" }")
-        values["target_versions"] = tuple(table.items())
+        values["target_versions"] = _target_versions(path, data["target-versions"])
     if "fail-level" in data:
         if data["fail-level"] not in FAIL_LEVELS:
             raise ConfigError(f"{path}: [tool.prec-advisor] `fail-level` must be one of {', '.join(FAIL_LEVELS)}")
@@ -115,7 +117,7 @@ def load(path: Path) -> Config:
     return Config(**values)
 
 
-def discover(start: Path, explicit: Optional[Path] = None) -> Config:
+def discover(start: Path, explicit: Path | None = None) -> Config:
     """The config for a run: an explicit file, the nearest one, or the defaults."""
     path = explicit or find_pyproject(start)
     if path is None:

@@ -15,10 +15,10 @@ import ast
 import configparser
 import re
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Mapping, Optional
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -54,7 +54,7 @@ def _version(text: str) -> tuple:
     return tuple(int(part) for part in text.split(".")[:3])
 
 
-def floor_of(spec: str) -> Optional[tuple]:
+def floor_of(spec: str) -> tuple | None:
     """The lowest version a specifier allows: `>=1.8,<2` -> (1, 8); `<2` -> (0,); `` -> None."""
     lowers, bounded = [], False
     for operator, number in CLAUSE_RE.findall(spec.split(";")[0]):
@@ -187,7 +187,7 @@ def overrides(target_versions: Mapping[str, str]) -> dict:
     return found
 
 
-def floors_for(path: str, target_versions: Mapping[str, str], lightning_root: Optional[str]) -> dict:
+def floors_for(path: str, target_versions: Mapping[str, str], lightning_root: str | None) -> dict:
     """{"torch": Floor, "lightning": Floor} known for a checked file (either may be missing).
 
     `lightning_root` is how the file imports Lightning (`pytorch_lightning`, `lightning`...):
@@ -225,7 +225,7 @@ def needs(code: str, contents: Iterable[str]) -> list:
     return found
 
 
-def unmet(code: str, contents: Iterable[str], floors: Mapping[str, Floor]) -> Optional[str]:
+def unmet(code: str, contents: Iterable[str], floors: Mapping[str, Floor]) -> str | None:
     """Why the fix cannot be applied to this project, or None when every need is met (or unknown)."""
     for package, version, what in needs(code, contents):
         floor = floors.get(package)

@@ -4,8 +4,8 @@ import textwrap
 import libcst as cst
 import pytest
 
-from advisor.checks.amp import check_amp, ecosystem_target_findings
 from advisor.catalogue import load_catalogue
+from advisor.checks.amp import check_amp, ecosystem_target_findings
 from advisor.fix.fixer import fix_text
 
 CATALOGUE = load_catalogue()
@@ -198,7 +198,8 @@ def test_optimizer_eps_in_true_fp16_training():
     assert "AdamW(\n    model.parameters(),\n)" in out  # multi-line call: reported, not rewritten
     # a .half() of anything but the optimized model (a checkpoint tensor) leaves the parameters fp32
     assert codes("import torch\nmodel = Net()\nopt = torch.optim.Adam(model.parameters())\nx = x.half()\n") == []
-    assert codes("import torch\nmodel = Net()\nmodel.half()\nopt = torch.optim.Adam(model.parameters())\n") == ["PRC408"]
+    half_model = "import torch\nmodel = Net()\nmodel.half()\nopt = torch.optim.Adam(model.parameters())\n"
+    assert codes(half_model) == ["PRC408"]
     assert codes("import torch\nimport lightning as L\nopt = torch.optim.Adam(net.parameters())\n"
                  "L.Trainer(strategy=\"deepspeed\", precision=\"16-mixed\")\n") == []
     assert codes("import torch\nm = Net().to(torch.bfloat16)\nopt = torch.optim.Adam(m.parameters())\n") == []

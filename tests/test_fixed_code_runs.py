@@ -38,7 +38,7 @@ def _inputs(dtype):
 
 def _same(a, b) -> bool:
     if isinstance(a, tuple):
-        return all(_same(x, y) for x, y in zip(a, b))
+        return all(_same(x, y) for x, y in zip(a, b, strict=True))
     return a.dtype == b.dtype and torch.equal(a, b)
 
 

@@ -2,8 +2,8 @@
 import pytest
 
 from advisor.catalogue import load_catalogue
-from advisor.fix.fp32 import device_type_for, fp32_region_fix
 from advisor.checks.ops import matching_rules
+from advisor.fix.fp32 import device_type_for, fp32_region_fix
 from advisor.scan.opindex import OpIndex
 from advisor.scan.scanner import scan
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -60,7 +59,7 @@ class OpShape:
     positions: tuple = (0,)
     keywords: tuple = ("input",)
     receiver: bool = False  # a Tensor method: the receiver is a floating input too
-    kept_fp32: Optional[str] = None  # why the result is not cast back (None: it is)
+    kept_fp32: str | None = None  # why the result is not cast back (None: it is)
 
 
 _TUPLE = "it returns a tuple"
@@ -112,7 +111,7 @@ SHAPES = {
 }
 
 
-def shape_for(op: str) -> Optional[OpShape]:
+def shape_for(op: str) -> OpShape | None:
     if op in SHAPES:
         return SHAPES[op]
     if op.startswith(("torch_scatter.segment", "torch_scatter.gather")):
@@ -122,7 +121,7 @@ def shape_for(op: str) -> Optional[OpShape]:
     return None
 
 
-def device_type_for(facts: FileFacts) -> Optional[str]:
+def device_type_for(facts: FileFacts) -> str | None:
     """The file's accelerator when every Trainer/Fabric of it names the same "cpu"/"cuda"/"mps"
     (a constant `device_type` TorchScript accepts), else None: the tensor's device decides."""
     accelerators = {(s.accelerator or "").lower() for s in facts.settings}
@@ -132,8 +131,8 @@ def device_type_for(facts: FileFacts) -> Optional[str]:
 
 # ---- the fix ----------------------------------------------------------------------------
 
-def fp32_region_fix(site: OpSite, text: str, torch_name: Optional[str], rule,
-                    device_type: Optional[str] = None) -> Optional[Fix]:
+def fp32_region_fix(site: OpSite, text: str, torch_name: str | None, rule,
+                    device_type: str | None = None) -> Fix | None:
     """The unsafe fix for one op site, or None when the call is not one we rewrite.
 
     `text` must be the text the site was scanned from (never a re-read of the
@@ -214,7 +213,7 @@ class _Calls(cst.CSTVisitor):
 
 
 @lru_cache(maxsize=4)
-def _parse(text: str) -> Optional[_Parsed]:
+def _parse(text: str) -> _Parsed | None:
     """One parse and position table per text, shared by every site of the file."""
     try:
         wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
@@ -246,12 +245,13 @@ def _floating_arguments(call: cst.Call, shape: OpShape) -> list:
     return [node for node in chosen if not _is_literal(node)]
 
 
-def _rewritten_call(parsed: _Parsed, call: cst.Call, upcast: list, like: Optional[cst.CSTNode]) -> str:
+def _rewritten_call(parsed: _Parsed, call: cst.Call, upcast: list, like: cst.CSTNode | None) -> str:
     """The call's own text with each floating input upcast and (when `like`) the result cast back."""
     start = parsed.offset(call, "start")
     pieces = []  # (offset, rank, text): at one offset closers come first, then the outer opener
     for node in upcast:
-        pieces += [(parsed.offset(node, "start") - start, 3, f"{UPCAST}("), (parsed.offset(node, "end") - start, 0, ")")]
+        pieces += [(parsed.offset(node, "start") - start, 3, f"{UPCAST}("),
+                   (parsed.offset(node, "end") - start, 0, ")")]
     original = parsed.source(call)
     if like is not None:
         pieces += [(0, 2, f"{CAST_BACK}("), (len(original), 1, f", {parsed.source(like)})")]
@@ -308,7 +308,7 @@ def _collect(nodes, kind) -> list:
 # ---- an autocast-off region, for the ops autocast would run in half ---------------------------
 
 def _autocast_region(parsed: _Parsed, site: OpSite, call: cst.Call, new_call: str, torch: str,
-                     device_type: Optional[str], tensor: cst.CSTNode) -> Optional[Edit]:
+                     device_type: str | None, tensor: cst.CSTNode) -> Edit | None:
     """`name = op(...)` or `return op(...)`, alone on its lines, as a `with` block; None where the
     region could not be written faithfully (a layer would run with autocast off, a multi-line
     string would be re-indented) or TorchScript would reject it (a file that scripts code needs a
@@ -343,7 +343,7 @@ def _autocast_region(parsed: _Parsed, site: OpSite, call: cst.Call, new_call: st
                 f"with {torch}.autocast(device_type={device}, enabled=False):{newline}{indent}{unit}{body}")
 
 
-def _statement_node(parsed: _Parsed, start: int) -> Optional[cst.SimpleStatementLine]:
+def _statement_node(parsed: _Parsed, start: int) -> cst.SimpleStatementLine | None:
     for node in _collect([parsed.module], cst.SimpleStatementLine):
         if parsed.offset(node, "start") == start:
             return node
@@ -412,7 +412,8 @@ def _import_torch(parsed: _Parsed) -> Edit:
     for statement in module.body:
         first = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
         docstring = skipped == 0 and isinstance(first, cst.Expr) and isinstance(first.value, cst.SimpleString)
-        future = isinstance(first, cst.ImportFrom) and isinstance(first.module, cst.Name) and first.module.value == "__future__"
+        future = (isinstance(first, cst.ImportFrom) and isinstance(first.module, cst.Name)
+                  and first.module.value == "__future__")
         if not (docstring or future):
             break
         skipped += 1

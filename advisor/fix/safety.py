@@ -8,8 +8,8 @@ drops any fix whose written text the project's oldest supported torch or Lightni
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Iterable, Optional
 
 from advisor import versions
 from advisor.facts import FileFacts, Setting
@@ -17,7 +17,7 @@ from advisor.findings import Finding
 from advisor.scan.yaml_settings import is_yaml
 
 
-def _setting_at(finding: Finding, settings: Iterable[Setting]) -> Optional[Setting]:
+def _setting_at(finding: Finding, settings: Iterable[Setting]) -> Setting | None:
     for setting in settings:
         span = setting.call_span
         if span is not None and (span.line, span.column) <= (finding.span.line, finding.span.column) and (
