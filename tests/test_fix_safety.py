@@ -54,14 +54,16 @@ def test_a_local_def_shadowing_the_import_is_not_a_trainer(tmp_path):
 
 
 OLD_PROJECT = ("import torch\nimport pytorch_lightning as pl\nscaler = torch.cuda.amp.GradScaler()\n"
-               "with torch.cuda.amp.autocast():\n    pass\ntrainer = pl.Trainer(precision=16, amp_backend=\"native\")\n")
+               "with torch.cuda.amp.autocast():\n    pass\n"
+               "trainer = pl.Trainer(precision=16, amp_backend=\"native\")\n")
 
 
 @pytest.mark.parametrize("declaration", [
     ("requirements.txt", "pytorch-lightning>=1.6,<2.0\ntorch>=1.8\n"),
     ("pyproject.toml", "[project]\nname = 'x'\ndependencies = ['torch>=1.8']\n"
                        "[project.optional-dependencies]\ntrain = ['pytorch_lightning~=1.9']\n"),
-    ("setup.py", "from setuptools import setup\nsetup(name='x', install_requires=['torch==1.8.1', 'pytorch-lightning<2'])\n"),
+    ("setup.py", "from setuptools import setup\n"
+                 "setup(name='x', install_requires=['torch==1.8.1', 'pytorch-lightning<2'])\n"),
     ("setup.cfg", "[options]\ninstall_requires =\n    torch>=1.8\n    pytorch-lightning>=1.5,<2\n"),
     ("environment.yml", "dependencies:\n  - pytorch=1.8.1\n  - pip:\n    - pytorch-lightning==1.9.5\n"),
 ], ids=lambda d: d[0])
@@ -79,7 +81,8 @@ def test_fixes_stay_valid_for_the_oldest_declared_versions(tmp_path, declaration
 
 def test_target_versions_in_the_config_override_the_declarations(tmp_path):
     (tmp_path / "requirements.txt").write_text("pytorch-lightning>=1.6,<2.0\ntorch>=1.8\n")
-    (tmp_path / "pyproject.toml").write_text('[tool.prec-advisor]\ntarget-versions = { torch = "2.4", lightning = "2.1" }\n')
+    config = '[tool.prec-advisor]\ntarget-versions = { torch = "2.4", lightning = "2.1" }\n'
+    (tmp_path / "pyproject.toml").write_text(config)
     (tmp_path / "train.py").write_text(OLD_PROJECT)
     check(tmp_path, "train.py", "--fix")
     fixed = (tmp_path / "train.py").read_text()
