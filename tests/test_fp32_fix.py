@@ -15,7 +15,7 @@ HEAD = "import torch\nimport lightning as L\n\n\nclass Net(L.LightningModule):\n
 def fixes(body: str, head: str = HEAD):
     text = head + body
     facts, _ = scan("net.py", text, INDEX)
-    return [fp32_region_fix(site, text, facts.imports_torch_as, rule, device_type_for(facts))
+    return [fp32_region_fix(site, text, rule, device_type_for(facts))
             for site in facts.ops for rule in matching_rules(site, CATALOGUE.op_rules())]
 
 
@@ -81,3 +81,12 @@ def test_a_missing_import_is_added_before_the_helpers():
     assert (imports.span.line, imports.span.column, imports.content) == (2, 1, "import torch\n")
     assert helpers.span.line == 6 and helpers.content.startswith("def _prc_fp32(")
     assert call.content == "_prc_half_like(scatter(_prc_fp32(x), idx, dim=0), x)"
+
+
+def test_a_torch_imported_only_inside_a_function_still_gets_a_module_level_import():
+    head = "import lightning as L\n\n\nclass Net(L.LightningModule):\n    def forward(self, x, idx):\n" \
+           "        import torch\n"
+    [fix] = fixes("        return torch.linalg.inv(x)\n", head)
+    imports, helpers, _ = fix.edits
+    assert (imports.span.line, imports.content) == (1, "import torch\n")
+    assert helpers.content.startswith("def _prc_fp32(x: torch.Tensor)")

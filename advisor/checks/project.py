@@ -80,7 +80,7 @@ def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, te
             op = canonical_op(site, rule)
             values = _site_values(site, rule, op, describe_context(context, reached_from))
             statement = (site.statement_span.end_line,) if site.statement_span else ()
-            fix = (fp32_region_fix(site, texts[site.path], file.imports_torch_as, rule, device_type_for(file))
+            fix = (fp32_region_fix(site, texts[site.path], rule, device_type_for(file))
                    if site.path in texts else None)
             extra = {"context": context, **({"chain": list(site.chain)} if site.chain else {})}
             findings.append(from_rule(rule, site.path, site.span, values, fix=fix, severity=severity, op=op,

@@ -131,7 +131,7 @@ def device_type_for(facts: FileFacts) -> str | None:
 
 # ---- the fix ----------------------------------------------------------------------------
 
-def fp32_region_fix(site: OpSite, text: str, torch_name: str | None, rule,
+def fp32_region_fix(site: OpSite, text: str, rule,
                     device_type: str | None = None) -> Fix | None:
     """The unsafe fix for one op site, or None when the call is not one we rewrite.
 
@@ -152,7 +152,8 @@ def fp32_region_fix(site: OpSite, text: str, torch_name: str | None, rule,
         return None
     if site.op.startswith("torch_scatter.") and parsed.discarded(call):
         return None  # only an in-place write into `out` is used: an fp32 copy would lose it
-    torch = torch_name or "torch"
+    module_torch = _module_torch(parsed)  # the helpers' annotations need a module-level `import torch`
+    torch = module_torch or "torch"
     like = next((node for node in upcast if _repeatable(node)), None)
     if shape.kept_fp32 is None and like is None:
         return None  # no input cheap enough to read the dtype back from
@@ -166,7 +167,7 @@ def fp32_region_fix(site: OpSite, text: str, torch_name: str | None, rule,
     edits = [edit]
     if f"def {UPCAST}(" not in text:
         edits.insert(0, _helpers_edit(parsed, torch, site))
-    if torch_name is None:
+    if module_torch is None:
         imports = _import_torch(parsed)
         if imports.span == edits[0].span:  # one insertion point: one edit, the import first
             edits[0] = Edit(imports.span, imports.content + _newline(text, 0) * 2 + edits[0].content)
@@ -398,11 +399,23 @@ def _helpers_edit(parsed: _Parsed, torch: str, site: OpSite) -> Edit:
     return Edit(index.span(at, at), helpers)
 
 
-def _imports_torch(statement: cst.CSTNode) -> bool:
+def _torch_alias(statement: cst.CSTNode) -> str | None:
+    """`T` for a top-level `import torch as T` (`torch` without `as`), else None."""
     if not isinstance(statement, cst.SimpleStatementLine):
-        return False
-    return any(isinstance(s, cst.Import) and any(isinstance(a.name, cst.Name) and a.name.value == "torch"
-                                                 for a in s.names) for s in statement.body)
+        return None
+    for small in statement.body:
+        for alias in small.names if isinstance(small, cst.Import) else ():
+            if isinstance(alias.name, cst.Name) and alias.name.value == "torch":
+                return alias.asname.name.value if alias.asname else "torch"
+    return None
+
+
+def _module_torch(parsed: _Parsed) -> str | None:
+    return next((alias for alias in map(_torch_alias, parsed.module.body) if alias), None)
+
+
+def _imports_torch(statement: cst.CSTNode) -> bool:
+    return _torch_alias(statement) is not None
 
 
 def _import_torch(parsed: _Parsed) -> Edit:

@@ -37,24 +37,22 @@ def _unproven(finding: Finding, setting: Setting) -> Finding:
     return replace(finding, fix=fix)
 
 
+def _gated(finding: Finding, settings: list, target_versions: dict) -> Finding:
+    setting = _setting_at(finding, settings)
+    if setting is not None and setting.unproven and finding.fix.applicability in ("safe", "recommended"):
+        finding = _unproven(finding, setting)
+    if finding.fix is None:
+        return finding
+    owner = setting or next(iter(settings), None)  # the file's Lightning import decides its distribution
+    root = owner.callee.split(".")[0] if owner is not None and owner.callee else None
+    floors = versions.floors_for(finding.path, target_versions, root)
+    reason = versions.unmet(finding.code, (edit.content for edit in finding.fix.edits), floors)
+    return _without_fix(finding, reason) if reason else finding
+
+
 def gate(findings: list, facts: Iterable[FileFacts], target_versions=()) -> list:
     """`findings` with each fix kept, downgraded to unsafe, or dropped (the message says why)."""
     settings: dict = {}
     for file in facts:
         settings.setdefault(file.path, []).extend(file.settings)
-    kept = []
-    for finding in findings:
-        if finding.fix is not None:
-            in_file = settings.get(finding.path, [])
-            setting = _setting_at(finding, in_file)
-            if setting is not None and setting.unproven and finding.fix.applicability in ("safe", "recommended"):
-                finding = _unproven(finding, setting)
-        if finding.fix is not None:
-            owner = setting or next(iter(in_file), None)
-            root = owner.callee.split(".")[0] if owner is not None and owner.callee else None
-            floors = versions.floors_for(finding.path, dict(target_versions), root)
-            reason = versions.unmet(finding.code, (edit.content for edit in finding.fix.edits), floors)
-            if reason:
-                finding = _without_fix(finding, reason)
-        kept.append(finding)
-    return kept
+    return [_gated(f, settings.get(f.path, []), dict(target_versions)) if f.fix is not None else f for f in findings]
