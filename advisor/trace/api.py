@@ -150,7 +150,7 @@ def trace_scripts(scripts: list, model_spec: Optional[str] = None, timeout: floa
     catalogue = catalogue or load_catalogue()
     judged = judged_precision([precision] if precision else [])
     roots = roots if roots is not None else [str(Path(s).resolve().parent) for s in scripts]
-    payload = {"scripts": [str(Path(s).resolve()) for s in scripts], "model": model_spec,
+    payload = {"scripts": [str(Path(s).resolve()) for s in scripts], "shown": list(scripts), "model": model_spec,
                "leaves": leaf_classes(catalogue), "aliases": catalogue.aliases,
                "roots": [str(Path(r).resolve()) for r in roots], "precision": judged}
     current = {"model": model_spec or ", ".join(Path(s).name for s in scripts)}

@@ -123,7 +123,7 @@ def _one(script: str, spec: str, is_leaf_class, precision: dict) -> tuple:
 
 
 def run(payload: dict) -> dict:
-    """payload: scripts, model (spec or None), leaves (class names kept whole), aliases,
+    """payload: scripts (and how the user named them: shown), model (spec or None), leaves (class names kept whole), aliases,
     roots (the checked project's folders), precision ({"name", "mode": mixed|true|32, "dtype"})."""
     scripts, spec = payload["scripts"], payload.get("model")
     userpaths.set_roots(payload["roots"])
@@ -133,7 +133,7 @@ def run(payload: dict) -> dict:
     except ModelLoadError as exc:
         return {"models": [], "ops": [], "errors": [str(exc)]}
     if not specs:
-        named = ", ".join(scripts)
+        named = ", ".join(payload.get("shown") or scripts)
         return {"models": [], "ops": [], "errors": [
             f"{named}: no LightningModule subclass defined here; name one with --model path.py:Name"]}
     models, ops = [], []
