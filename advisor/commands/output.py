@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Optional, TextIO
+from typing import TextIO
 
 from advisor import __version__
 from advisor.catalogue import Catalogue
@@ -39,8 +39,9 @@ def summary(report: Report) -> dict:
 
 def _source_lines(path: str, cache: dict) -> list[str]:
     if path not in cache:
-        from advisor.scan import sourcefile
         from pathlib import Path
+
+        from advisor.scan import sourcefile
         try:
             cache[path] = sourcefile.read(Path(path)).text.splitlines()
         except sourcefile.InputError:
@@ -63,7 +64,7 @@ def _model_lines(models: list) -> list:
 
 
 def render_text(report: Report, out: TextIO, *, color: bool, show_source: bool, statistics: bool, quiet: bool,
-                models: Optional[list] = None) -> None:
+                models: list | None = None) -> None:
     lines_cache: dict = {}
     for finding in report.findings:
         location = _paint(f"{finding.path}:{finding.line}:{finding.column}:", "bold", color)
@@ -73,8 +74,10 @@ def render_text(report: Report, out: TextIO, *, color: bool, show_source: bool, 
             lines = _source_lines(finding.path, lines_cache)
             if 0 < finding.line <= len(lines):
                 text = lines[finding.line - 1]
-                width = max(1, (finding.span.end_column - finding.column) if finding.span.end_line == finding.line else len(text) - finding.column + 1)
-                out.write(f"  {finding.line:>4} | {text}\n       | {' ' * (finding.column - 1)}{_paint('^' * width, finding.severity, color)}\n")
+                one_line = finding.span.end_line == finding.line
+                width = max(1, finding.span.end_column - finding.column if one_line else len(text) - finding.column + 1)
+                carets = _paint("^" * width, finding.severity, color)
+                out.write(f"  {finding.line:>4} | {text}\n       | {' ' * (finding.column - 1)}{carets}\n")
                 if finding.fix:
                     out.write(f"       = fix ({finding.fix.applicability}): {finding.fix.title}\n")
     if statistics:
@@ -85,6 +88,11 @@ def render_text(report: Report, out: TextIO, *, color: bool, show_source: bool, 
         return
     for line in _model_lines(models or []):
         out.write(line + "\n")
+    _summary_lines(report, out)
+
+
+def _summary_lines(report: Report, out: TextIO) -> None:
+    """Found N findings...; or why nothing was found; then the recommendation."""
     info = summary(report)
     if report.findings:
         out.write(f"Found {info['findings']} finding{'s' if info['findings'] != 1 else ''} in {info['files']} file"

@@ -15,16 +15,15 @@ import linecache
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Optional
 
 from advisor import lightning
 from advisor.catalogue import Catalogue, load_catalogue
+from advisor.checks.ops import matching_rules
 from advisor.facts import FileFacts, ModelCensus, OpSite, Span
 from advisor.isolation import run_isolated
-from advisor.checks.ops import matching_rules
 from advisor.scan.noqa import noqa_lines
-from advisor.trace.names import canonical
 from advisor.scan.values import NOT_STATIC
+from advisor.trace.names import canonical
 
 DEFAULT_TIMEOUT_S = 120.0
 ASSUMED_PRECISION = "bf16-mixed"  # judged when no static precision is found: what an Ampere+ GPU runs
@@ -41,7 +40,7 @@ class TraceResult:
     censuses: list = field(default_factory=list)  # ModelCensus, one per traced model
 
     @property
-    def census(self) -> Optional[ModelCensus]:
+    def census(self) -> ModelCensus | None:
         """The largest model's census: what must fit on the device."""
         return max(self.censuses, key=lambda c: c.params, default=None)
 
@@ -91,7 +90,7 @@ def _short(op: str) -> str:
     return op.rsplit(".", 1)[0] if op.startswith("aten.") else op
 
 
-def _observed(raw: dict, precision: str) -> Optional[str]:
+def _observed(raw: dict, precision: str) -> str | None:
     """What the trace saw, for the message; None for an op that ran only in fp32/fp64."""
     names = [*raw["chain"], _short(raw["op"])]
     chain = " -> ".join(f"`{name}`" if name != "..." else name
@@ -141,9 +140,9 @@ def _first_per_line(sites: list, catalogue: Catalogue) -> list:
     return kept
 
 
-def trace_scripts(scripts: list, model_spec: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT_S,
-                  catalogue: Optional[Catalogue] = None, memory_limit_bytes: Optional[int] = None,
-                  roots: Optional[list] = None, precision: Optional[str] = None) -> TraceResult:
+def trace_scripts(scripts: list, model_spec: str | None = None, timeout: float = DEFAULT_TIMEOUT_S,
+                  catalogue: Catalogue | None = None, memory_limit_bytes: int | None = None,
+                  roots: list | None = None, precision: str | None = None) -> TraceResult:
     """Census and trace the models the scripts define (or `model_spec`) in one child process,
     under `precision` (a Lightning value; ASSUMED_PRECISION when None); never raises for user code.
     `roots` are the project's folders (default: the scripts' folders): the rest is library code."""
@@ -175,8 +174,8 @@ def trace_scripts(scripts: list, model_spec: Optional[str] = None, timeout: floa
     return result
 
 
-def trace_script(script: str, model_spec: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT_S,
-                 catalogue: Optional[Catalogue] = None, memory_limit_bytes: Optional[int] = None,
+def trace_script(script: str, model_spec: str | None = None, timeout: float = DEFAULT_TIMEOUT_S,
+                 catalogue: Catalogue | None = None, memory_limit_bytes: int | None = None,
                  **options) -> TraceResult:
     """`trace_scripts` for one script."""
     return trace_scripts([script], model_spec, timeout, catalogue, memory_limit_bytes, **options)

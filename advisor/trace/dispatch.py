@@ -71,7 +71,7 @@ def recorder_class():
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             args, kwargs = autocast.cast_arguments(func, args, kwargs or {}, self.watcher.cuda_dtype)
-            names = {a.name: v for a, v in zip(func._schema.arguments, args)}
+            names = {a.name: v for a, v in zip(func._schema.arguments, args, strict=False)}
             site = raw_site(*op_name(func), _frames(), args, {**names, **kwargs},
                             dtypes=floating_dtypes((args, kwargs)), autocast=self.watcher.active)
             try:

@@ -113,8 +113,8 @@ def _one(script: str, spec: str, is_leaf_class, precision: dict) -> tuple:
         trace, mode, reason, ops = _trace(script, spec, loaded, counted.params, is_leaf_class, precision)
         error = f"{loaded.name}: cannot trace: {reason}" if trace == "failed" else None
     except Exception as exc:  # noqa: BLE001 - the user's code may raise anything
-        trace, mode, reason, ops, error = "failed", None, None, [], f"{loaded.name}: tracing failed: " \
-                                                                     f"{describe_exception(exc)}"
+        trace, mode, reason, ops = "failed", None, None, []
+        error = f"{loaded.name}: tracing failed: {describe_exception(exc)}"
     entry = _entry(loaded.name, loaded.path, loaded.line, params=counted.params,
                    trainable_params=counted.trainable_params, linear_params=counted.linear_params, trace=trace,
                    mode=mode, precision=precision["name"] if mode and mode != "symbolic" else None, reason=reason,
@@ -123,8 +123,8 @@ def _one(script: str, spec: str, is_leaf_class, precision: dict) -> tuple:
 
 
 def run(payload: dict) -> dict:
-    """payload: scripts (and how the user named them: shown), model (spec or None), leaves (class names kept whole), aliases,
-    roots (the checked project's folders), precision ({"name", "mode": mixed|true|32, "dtype"})."""
+    """payload: scripts (and how the user named them: shown), model (spec or None), leaves (class
+    names kept whole), aliases, roots (the project's folders), precision ({"name", "mode", "dtype"})."""
     scripts, spec = payload["scripts"], payload.get("model")
     userpaths.set_roots(payload["roots"])
     is_leaf_class = leaf_test(set(payload["leaves"]), payload["aliases"])

@@ -10,7 +10,7 @@ library frames below it kept as the chain.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from advisor.userpaths import is_user_file
@@ -19,7 +19,7 @@ _ADVISOR_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
 _STATIC_TYPES = (bool, int, float, str, type(None))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _resolved(path: str) -> str:
     return path if path.startswith("<") else str(Path(path).resolve())
 
