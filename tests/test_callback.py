@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from advisor import PrecisionAdvisor, PrecisionAdvisorError, PrecisionAdvisorWarning
+
 from conftest import ROOT
 
 MODELS = Path(__file__).parent / "models"

@@ -68,21 +68,34 @@ def recorder_class():
             super().__init__()
             self.sites = SiteSet()
             self.watcher = autocast.state_watcher_class()()
+            self.error = None  # our own failure: recording stops, the user's forward goes on
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            args, kwargs = autocast.cast_arguments(func, args, kwargs or {}, self.watcher.cuda_dtype)
-            names = {a.name: v for a, v in zip(func._schema.arguments, args, strict=False)}
-            site = raw_site(*op_name(func), _frames(), args, {**names, **kwargs},
-                            dtypes=floating_dtypes((args, kwargs)), autocast=self.watcher.active)
+            kwargs = kwargs or {}
+            if self.error is not None:
+                return func(*args, **kwargs)
+            try:
+                args, kwargs = autocast.cast_arguments(func, args, kwargs, self.watcher.cuda_dtype)
+                names = {a.name: v for a, v in zip(func._schema.arguments, args, strict=False)}
+                site = raw_site(*op_name(func), _frames(), args, {**names, **kwargs},
+                                dtypes=floating_dtypes((args, kwargs)), autocast=self.watcher.active)
+            except Exception as exc:  # noqa: BLE001 - a bug of ours must not break the user's forward
+                self.error = exc
+                return func(*args, **kwargs)
             try:
                 result = func(*args, **kwargs)
             except Exception as exc:
                 message = str(exc).strip().splitlines()
-                self.sites.add(dict(site, failed=f"{type(exc).__name__}: {message[0] if message else ''}"))
+                self._add(dict(site, failed=f"{type(exc).__name__}: {message[0] if message else ''}"))
                 raise
-            site["dtypes"] = sorted(set(site["dtypes"]) | set(floating_dtypes(result)))
-            self.sites.add(site)
+            self._add(dict(site, dtypes=sorted(set(site["dtypes"]) | set(floating_dtypes(result)))))
             return result
+
+        def _add(self, site: dict) -> None:
+            try:
+                self.sites.add(site)
+            except Exception as exc:  # noqa: BLE001
+                self.error = exc
 
     return Recorder
 
