@@ -51,7 +51,6 @@ class Finding:
     op: Optional[str] = None
     source: str = "static"
     extra: dict = field(default_factory=dict)
-    noqa_lines: tuple = ()  # further lines whose `# noqa` covers this finding (a call's closing line)
 
     @property
     def line(self) -> int:
@@ -83,9 +82,3 @@ class Finding:
         data.update(self.extra)
         return data
 
-
-def from_rule(rule, path: str, span: Span, values: dict, fix: Optional[Fix] = None, severity: Optional[str] = None,
-              **attributes) -> Finding:
-    """A finding worded by its catalogue rule (`rule` is an advisor.catalogue.Rule)."""
-    return Finding(code=rule.code, rule=rule.name, severity=severity or rule.severity, path=path, span=span,
-                   message=rule.format_message(**values), fix=fix, **attributes)
