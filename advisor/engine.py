@@ -13,7 +13,6 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import libcst as cst
 
@@ -36,10 +35,10 @@ PARALLEL_THRESHOLD = 16  # below this many files a worker pool costs more than i
 @dataclass
 class FileResult:
     path: str
-    facts: Optional[FileFacts] = None
+    facts: FileFacts | None = None
     findings: list = field(default_factory=list)
-    error: Optional[Finding] = None
-    text: Optional[str] = None  # kept when the file has op sites: their FP32 fixes are built from it
+    error: Finding | None = None
+    text: str | None = None  # kept when the file has op sites: their FP32 fixes are built from it
 
 
 @dataclass
@@ -164,8 +163,8 @@ def add_findings(report: Report, findings: list[Finding], config: Config) -> Non
     report.findings = sorted(report.findings + kept, key=Finding.sort_key)
 
 
-def run(paths: list[str], config: Config, catalogue: Catalogue, index: OpIndex, jobs: Optional[int] = None,
-        stdin: Optional[tuple] = None) -> list[FileResult]:
+def run(paths: list[str], config: Config, catalogue: Catalogue, index: OpIndex, jobs: int | None = None,
+        stdin: tuple | None = None) -> list[FileResult]:
     """Scan the given paths (or one stdin text as (display name, text)); the caller finalizes."""
     if stdin is not None:
         name, text = stdin

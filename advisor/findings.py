@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from advisor.facts import Span
 
@@ -47,8 +46,8 @@ class Finding:
     path: str
     span: Span
     message: str
-    fix: Optional[Fix] = None
-    op: Optional[str] = None
+    fix: Fix | None = None
+    op: str | None = None
     source: str = "static"
     extra: dict = field(default_factory=dict)
 

@@ -11,9 +11,9 @@ the target rules once the target is known (`target_findings`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Iterable, Iterator, Optional
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -79,9 +79,9 @@ class AmpFacts:
 @dataclass
 class _Autocast:
     node: cst.Call
-    device: Optional[str]  # "cuda", "cpu"... or None when not static
-    dtype: Optional[str]  # "float16" | "bfloat16" | None when not static
-    dtype_arg: Optional[cst.Arg]
+    device: str | None  # "cuda", "cpu"... or None when not static
+    dtype: str | None  # "float16" | "bfloat16" | None when not static
+    dtype_arg: cst.Arg | None
 
 
 class _Visitor(cst.BatchableCSTVisitor):
@@ -89,20 +89,20 @@ class _Visitor(cst.BatchableCSTVisitor):
 
     def __init__(self, path: str):
         self.scopes = Scopes(module_name_for(path), {})
-        self.torch_alias: Optional[str] = None
+        self.torch_alias: str | None = None
         self.uses_lightning = False
         self.active: list[_Autocast] = []  # enclosing autocast blocks
         self.autocasts: list[_Autocast] = []
         self.scalers: list[cst.Call] = []
         self.backwards: list[tuple[cst.Call, bool]] = []  # (call, inside autocast)
-        self.deprecated: list[tuple[cst.CSTNode, str, Optional[cst.Call]]] = []  # (node, name, call or None)
+        self.deprecated: list[tuple[cst.CSTNode, str, cst.Call | None]] = []  # (node, name, call or None)
         self.half_casts: list[tuple[cst.Call, str]] = []  # (call, the cast model's dotted name)
         self.called_in_autocast: set = set()
         # per function, in source order: ("scaled", scaler) ("unscale", scaler) ("step", scaler, opt)
         # and ("clip", call, statement)
         self.events: list[list] = [[]]  # the module's, then the open functions'
         self.function_events: list[list] = []  # of the functions already left
-        self.optimizers: list[tuple[cst.Call, str, Optional[cst.Arg]]] = []
+        self.optimizers: list[tuple[cst.Call, str, cst.Arg | None]] = []
         self.true_fp16 = False
         self.hf: list[tuple[cst.Call, cst.Arg]] = []
         self.accelerate: list[tuple[cst.Call, cst.Arg]] = []
@@ -138,7 +138,7 @@ class _Visitor(cst.BatchableCSTVisitor):
         self.statements.pop()
 
     # -- autocast blocks -----------------------------------------------------------
-    def _autocast(self, call: cst.Call) -> Optional[_Autocast]:
+    def _autocast(self, call: cst.Call) -> _Autocast | None:
         qualified = self.scopes.qualify(call.func)
         if qualified not in AUTOCASTS:
             return None
@@ -275,7 +275,7 @@ class AmpFile:
         noqa_line = self.span(statement if statement is not None else node).end_line
         return Hit(self.span(node), values, tuple(edits), (noqa_line,))
 
-    def torch_head(self, func: cst.BaseExpression, qualified_tail: str) -> Optional[str]:
+    def torch_head(self, func: cst.BaseExpression, qualified_tail: str) -> str | None:
         """`th` when `func` is spelled `th.<qualified_tail>` with `th` bound to torch."""
         head = self.v.torch_alias
         return head if head and dotted(func) == f"{head}.{qualified_tail}" else None
@@ -371,8 +371,8 @@ def clip_before_unscale(amp: AmpFile) -> Iterator[Hit]:
                                   optimizer=steps.get(scaler) or "optimizer")
 
 
-def _unscale_edit(amp: AmpFile, statement: Optional[cst.CSTNode], scaler: str, optimizer: Optional[str]
-                  ) -> Optional[Edit]:
+def _unscale_edit(amp: AmpFile, statement: cst.CSTNode | None, scaler: str, optimizer: str | None
+                  ) -> Edit | None:
     if statement is None or optimizer is None:
         return None
     where = amp.span(statement)
@@ -446,7 +446,7 @@ class AmpTarget:
     """A file's fp16 choices and the target's CUDA compute capability (None: not a CUDA GPU)."""
 
     facts: AmpFacts
-    capability: Optional[tuple]
+    capability: tuple | None
 
     def on_bf16_gpu(self, hits: list) -> Iterator[Hit]:
         """fp16 needs a GradScaler and overflows where bf16 does not; from 8.0 on bf16 runs
@@ -475,14 +475,14 @@ def accelerate_fp16_on_bf16_gpu(target: AmpTarget) -> Iterator[Hit]:
 
 # ---- entry points -------------------------------------------------------------------------------
 
-def visitor_for(path: str, text: str) -> Optional[_Visitor]:
+def visitor_for(path: str, text: str) -> _Visitor | None:
     """A visitor to run in the scanner's traversal (libcst.visit_batched), or None when no
     trigger word occurs and no PRC4xx rule can apply."""
     return _Visitor(path) if TRIGGER_RE.search(text) else None
 
 
-def check_amp(path: str, text: str, catalogue: Catalogue, module: Optional[cst.Module] = None,
-              visited: Optional[_Visitor] = None, noqa: Optional[dict] = None) -> tuple[list, Optional[AmpFacts]]:
+def check_amp(path: str, text: str, catalogue: Catalogue, module: cst.Module | None = None,
+              visited: _Visitor | None = None, noqa: dict | None = None) -> tuple[list, AmpFacts | None]:
     """PRC4xx findings that need no target, and the facts the target rules need.
 
     `module` is the scanner's parse of `text` and `visited` the visitor that
@@ -504,8 +504,8 @@ def check_amp(path: str, text: str, catalogue: Catalogue, module: Optional[cst.M
     return findings, AmpFacts(path, _fp16_autocasts(amp), _hf_fp16(amp), _accelerate_fp16(amp))
 
 
-def target_findings(facts: Iterable[AmpFacts], target_capability: Optional[tuple],
-                    catalogue: Optional[Catalogue] = None, noqa: Optional[dict] = None) -> list[Finding]:
+def target_findings(facts: Iterable[AmpFacts], target_capability: tuple | None,
+                    catalogue: Catalogue | None = None, noqa: dict | None = None) -> list[Finding]:
     """PRC404/PRC409/PRC410 for a CUDA target of compute capability (major, minor);
     `noqa` maps a path to its `# noqa` lines."""
     catalogue = catalogue or load_catalogue()

@@ -6,8 +6,8 @@ census; messages and fix kinds come from rules/hardware.toml.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence
 
 from advisor.catalogue import Catalogue
 from advisor.checks import registry
@@ -56,7 +56,7 @@ def _static(call: PluginCall, name: str):
     return argument.value if argument is not None and argument.static else None
 
 
-def _dtype_name(argument: Optional[Argument]) -> Optional[str]:
+def _dtype_name(argument: Argument | None) -> str | None:
     """`torch.bfloat16` -> "bfloat16"; None when absent or not a torch dtype spelled out."""
     if argument is None:
         return None
@@ -92,8 +92,8 @@ class SettingOnTarget:
 
     setting: Setting
     target: Gpu
-    recommendation: Optional[Recommendation] = None
-    census: Optional[ModelCensus] = None
+    recommendation: Recommendation | None = None
+    census: ModelCensus | None = None
 
     @property
     def accelerator(self) -> str:
@@ -104,7 +104,7 @@ class SettingOnTarget:
         return self.target.kind in ("cuda", "rocm") and self.accelerator not in NON_CUDA_ACCELERATORS
 
     @property
-    def static_precision(self) -> Optional[Argument]:
+    def static_precision(self) -> Argument | None:
         arg = self.setting.precision
         return arg if arg is not None and arg.static else None
 
@@ -173,11 +173,11 @@ class BnbOnTarget:
         return _static(self.call, "mode")
 
     @property
-    def mode_arg(self) -> Optional[Argument]:
+    def mode_arg(self) -> Argument | None:
         return self.call.arguments.get("mode")
 
     @property
-    def dtype_arg(self) -> Optional[Argument]:
+    def dtype_arg(self) -> Argument | None:
         return self.call.arguments.get("dtype")
 
     def hit(self, span, edits=(), **values) -> Hit:
@@ -265,10 +265,10 @@ def hardware_findings(
     settings: Sequence[Setting],
     ops,
     target: Gpu,
-    recommendation: Optional[Recommendation],
+    recommendation: Recommendation | None,
     catalogue: Catalogue,
-    census: Optional[ModelCensus] = None,
-    noqa: Optional[dict] = None,
+    census: ModelCensus | None = None,
+    noqa: dict | None = None,
 ) -> list:
     """Findings of PRC120-PRC123 and PRC301-PRC309 for `settings` trained on `target`.
 

@@ -8,7 +8,6 @@ the call, naming the chain. One pass over the index the scanner built.
 from __future__ import annotations
 
 from collections import deque
-from typing import Optional
 
 from advisor import lightning
 from advisor.catalogue import Catalogue, Rule
@@ -54,8 +53,8 @@ def _reachability(functions: dict[str, FunctionInfo]) -> dict[str, str]:
 
 def _site_values(site: OpSite, rule: Rule, op: str, context: str) -> dict:
     dtype = site.keywords.get("dtype")
-    return {"op": op, "context": context, "detail": matched_detail(site, rule), "base": op.rsplit(".", 1)[-1].rstrip("_"),
-            "dtype": dtype if isinstance(dtype, str) else "a half dtype"}
+    return {"op": op, "context": context, "detail": matched_detail(site, rule),
+            "base": op.rsplit(".", 1)[-1].rstrip("_"), "dtype": dtype if isinstance(dtype, str) else "a half dtype"}
 
 
 def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, texts: dict) -> list[Finding]:
@@ -67,7 +66,7 @@ def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, te
     noqa = {file.path: file.noqa for file in facts}
     findings: list[Finding] = []
     performs: dict[str, list[tuple[Rule, OpSite]]] = {}
-    for file, site in ((file, site) for file in facts for site in file.ops):
+    for file, site in ((f, s) for f in facts for s in f.ops):
         if site.in_fp32_region:
             continue
         key = f"{file.module}.{site.function}" if site.function else None
@@ -98,7 +97,7 @@ def _once(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.source == "static" or (f.path, f.line, f.code) not in static]
 
 
-def _first_op(key: str, functions: dict, performs: dict, seen: set) -> Optional[tuple]:
+def _first_op(key: str, functions: dict, performs: dict, seen: set) -> tuple | None:
     """(rule, site, chain) of an op the function performs, directly or through project calls."""
     if key in seen:
         return None

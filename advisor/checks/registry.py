@@ -9,8 +9,8 @@ the op judgement reports their hits through `report` too.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Iterator, Optional
 
 from advisor.facts import Span
 from advisor.findings import Finding, Fix
@@ -27,8 +27,8 @@ class Hit:
     values: dict = field(default_factory=dict)
     edits: tuple = ()
     noqa_lines: tuple = ()
-    severity: Optional[str] = None  # overrides the rule's (op rules: by context)
-    op: Optional[str] = None
+    severity: str | None = None  # overrides the rule's (op rules: by context)
+    op: str | None = None
     source: str = "static"
     extra: dict = field(default_factory=dict)
 
@@ -86,7 +86,7 @@ def suppressed(code: str, lines: Iterable[int], noqa: dict) -> bool:
     return False
 
 
-def report(rule, path: str, hit: Hit, noqa: Optional[dict] = None) -> Optional[Finding]:
+def report(rule, path: str, hit: Hit, noqa: dict | None = None) -> Finding | None:
     """The finding of `hit` for the catalogue `rule`, or None when a `# noqa` silences it."""
     if suppressed(rule.code, (hit.span.line, *hit.noqa_lines), noqa or {}):
         return None
@@ -98,7 +98,7 @@ def report(rule, path: str, hit: Hit, noqa: Optional[dict] = None) -> Optional[F
                    source=hit.source, extra=dict(hit.extra))
 
 
-def judge(family: str, subject_kind: str, subject, catalogue, path: str, noqa: Optional[dict] = None,
+def judge(family: str, subject_kind: str, subject, catalogue, path: str, noqa: dict | None = None,
           noqa_lines: tuple = ()) -> list[Finding]:
     """Run every rule of `family` that judges `subject_kind` on `subject`; `noqa_lines` extend each hit's."""
     findings = []

@@ -4,8 +4,8 @@ Each rule yields `Hit`s; `registry.report` words them from rules/settings.toml.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional
 
 from advisor import lightning
 from advisor.catalogue import Catalogue
@@ -23,7 +23,7 @@ class SettingContext:
 
     setting: Setting
     text: str
-    torch_name: Optional[str] = None
+    torch_name: str | None = None
 
 
 def _replace_literal(literal, new_value: str) -> tuple:
@@ -62,7 +62,7 @@ def invalid_value(ctx: SettingContext) -> Iterator[Hit]:
         yield Hit(literal.span, values, _replace_literal(literal, closest) if closest else ())
 
 
-def _precision_plugin(setting: Setting) -> Optional[str]:
+def _precision_plugin(setting: Setting) -> str | None:
     for name in setting.plugins:
         short = name.rsplit(".", 1)[-1]
         if lightning.SUFFIXED_PLUGINS.get(short, short) in lightning.PRECISION_PLUGINS:
@@ -159,8 +159,8 @@ def suffixed_plugin_name(ctx: SettingContext) -> Iterator[Hit]:
                                   "replacement": lightning.SUFFIXED_PLUGINS[call.short_name]})
 
 
-def setting_findings(setting: Setting, text: str, catalogue: Catalogue, torch_name: Optional[str] = None,
-                     noqa: Optional[dict] = None) -> list[Finding]:
+def setting_findings(setting: Setting, text: str, catalogue: Catalogue, torch_name: str | None = None,
+                     noqa: dict | None = None) -> list[Finding]:
     """PRC1xx findings of one setting; a `# noqa` on the call's closing line covers them too."""
     return registry.judge("settings", "setting", SettingContext(setting, text, torch_name), catalogue, setting.path,
                           noqa, noqa_lines=(setting.call_span.end_line,))

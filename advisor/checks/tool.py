@@ -1,8 +1,8 @@
 """PRC0xx: what the tool itself reports, an input it could not check and a `# noqa` naming no rule."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from advisor.catalogue import Catalogue
 from advisor.checks import registry
