@@ -181,7 +181,9 @@ class AdvisorHooks:
         fp32_ops = [s for s in sites if any(f.path == s.path and f.line == s.span.line for f in found)]
         advice = recommend(self._target, [self._setting], fp32_ops, self._counted,
                            devices=self._facts["devices"])
-        found += hardware_findings([self._setting], sites, self._target, advice, self._catalogue, self._counted)
+        noqa = {f.path: f.noqa for f in facts}
+        found += hardware_findings([self._setting], sites, self._target, advice, self._catalogue, self._counted,
+                                   noqa)
         engine.add_findings(report, [replace(f, fix=None) for f in found], Config())
         report.recommendation = advice
         return report
