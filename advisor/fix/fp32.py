@@ -396,7 +396,12 @@ def _helpers_edit(parsed: _Parsed, torch: str, site: OpSite) -> Edit:
     while line > 1 and text[index.starts[line - 2]:index.starts[line - 1]].lstrip().startswith("#"):
         line -= 1  # comments right above the statement belong to it
     at = index.starts[line - 1]
-    return Edit(index.span(at, at), helpers)
+    above, blank = text[:at].splitlines(), 0
+    for previous in reversed(above[-2:]):  # two blank lines before the helpers, as before any def
+        if previous.strip():
+            break
+        blank += 1
+    return Edit(index.span(at, at), newline * (2 - blank if above else 0) + helpers)
 
 
 def _torch_alias(statement: cst.CSTNode) -> str | None:
