@@ -43,6 +43,16 @@ def test_fixed_text_is_what_the_fix_produces(rule, example):
     assert rule.code not in _codes(type(example)(fixed, example.options))
 
 
+@pytest.mark.parametrize("rule", [r for r in CATALOGUE if r.family != "PRC0xx"], ids=lambda r: r.code)
+def test_a_noqa_on_the_line_silences_every_rule(rule):
+    """One `report()` applies noqa to every family alike (the tool's own PRC0xx are about noqa)."""
+    example = rule.invalid[0]
+    line = next(f.line for f in check_example(example).findings if f.code == rule.code)
+    lines = example.code.splitlines(keepends=True)
+    lines[line - 1] = lines[line - 1].rstrip("\n") + f"  # noqa: {rule.code}\n"
+    assert rule.code not in _codes(type(example)("".join(lines), example.options))
+
+
 def test_every_rule_has_both_kinds_of_examples():
     for rule in CATALOGUE:
         assert rule.invalid, f"{rule.code} has no invalid example"
