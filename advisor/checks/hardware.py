@@ -13,7 +13,7 @@ from advisor.facts import Argument, ModelCensus, PluginCall, Setting, Span
 from advisor.fix.edits import insert_keyword, quote_like
 from advisor.findings import Edit, Finding, Fix
 from advisor.hardware.table import Gpu
-from advisor.hardware.recommend import Recommendation, argument_literal, device_count, fits_16bit, sharding
+from advisor.hardware.recommend import ACCELERATORS_ASKING_GPU, Recommendation, argument_literal
 
 NON_CUDA_ACCELERATORS = ("cpu", "mps", "tpu", "xla", "hpu", "ipu")
 BNB_FOUR_BIT = ("nf4", "nf4-dq", "fp4", "fp4-dq")
@@ -100,11 +100,22 @@ class _Context:
         ))
 
 
+def _has_precision_plugin(setting: Setting) -> bool:
+    return any("Precision" in call.short_name for call in setting.plugin_calls)
+
+
+def _gpu_script_without_gpu(ctx: _Context, setting: Setting) -> bool:
+    """A script that asks for a GPU, judged for a CPU target: no hardware advice at all."""
+    return ctx.target.kind == "cpu" and (setting.accelerator or "").lower() in ACCELERATORS_ASKING_GPU
+
+
 def _precision_rules(ctx: _Context, setting: Setting) -> None:
     target, value, arg = ctx.target, setting.normalized, setting.precision
     accelerator = (setting.accelerator or "").lower()
     on_gpu = target.kind in ("cuda", "rocm") and accelerator not in NON_CUDA_ACCELERATORS
     static = arg is not None and arg.static
+    if _has_precision_plugin(setting):
+        on_gpu = False  # PRC104 owns precision= next to a plugin: one fix plan per call site
     for code, swap, applies in (
         ("PRC120", "bf16", target.bf16_native),
         ("PRC121", "fp16", target.kind == "cuda" and not target.bf16_native),
@@ -118,12 +129,12 @@ def _precision_rules(ctx: _Context, setting: Setting) -> None:
         call.short_name.startswith("TransformerEnginePrecision") for call in setting.plugin_calls)
     if uses_te and accelerator not in NON_CUDA_ACCELERATORS and not (target.kind == "cuda" and target.fp8):
         better = ctx.recommendation.precision if ctx.recommendation else None
-        edits = [_replace(arg, quote_like(arg.text, better))] if static and better and value else []
+        edits = ([_replace(arg, quote_like(arg.text, better))]
+                 if static and better and value and not _has_precision_plugin(setting) else [])
         ctx.report("PRC123", setting, arg.span if arg else setting.span, edits, capability=target.capability_text,
                    better=better or "bf16-mixed")
-    has_precision_plugin = any("Precision" in call.short_name for call in setting.plugin_calls)
     if (arg is None and setting.kind in ("Trainer", "Fabric") and not setting.has_star_kwargs
-            and not has_precision_plugin and target.is_gpu and accelerator != "cpu"):
+            and not _has_precision_plugin(setting) and target.is_gpu and accelerator != "cpu"):
         better = ctx.recommendation.precision if ctx.recommendation and ctx.recommendation.precision else None
         keyword = f"precision={quote_like(_any_string(setting), better or '')}"
         arguments = list(setting.arguments.values()) + ([setting.plugins_arg] if setting.plugins_arg else [])
@@ -138,11 +149,12 @@ def _bnb_rules(ctx: _Context, setting: Setting, call: PluginCall) -> None:
     accelerator = (setting.accelerator or "").lower()
     if target.kind not in ("cuda", "rocm") or accelerator in NON_CUDA_ACCELERATORS:
         ctx.report("PRC305", setting, call.span, accelerator=accelerator or target.kind)
+    rec = ctx.recommendation
     if census is not None:
-        shards = sharding(setting.strategy, device_count(setting.devices))
-        if fits_16bit(census, target, shards):
-            ctx.report("PRC301", setting, call.span, gib=census.params * 2 / shards / 2**30,
-                       memory=target.memory_gib or 0)
+        if rec is not None and rec.fits and rec.plugin is None and rec.precision:
+            chosen = rec.memory.get("chosen", rec.precision)
+            ctx.report("PRC301", setting, call.span, better=rec.precision, gib=rec.memory["candidates"][chosen],
+                       budget=rec.memory["budget_gib"])
         if census.linear_share < 0.5:
             detail = ("the model has no nn.Linear: the plugin raises TypeError" if census.linear_params == 0 else
                       f"only {census.linear_share:.0%} of the parameters are in nn.Linear")
@@ -164,8 +176,10 @@ def _bnb_rules(ctx: _Context, setting: Setting, call: PluginCall) -> None:
             edit = _replace(dtype_arg, _with_dtype(dtype_arg, "float16"))
         else:
             edit = insert_keyword(call.span, list(call.arguments.values()), "dtype=torch.float16", False)
+        cause = (f"dtype={dtype_arg.text} is emulated there" if dtype_arg is not None
+                 else "the compute dtype defaults to emulated bf16 there")
         ctx.report("PRC308", setting, dtype_arg.span if dtype_arg else call.span, [edit], mode=mode,
-                   capability=target.capability_text)
+                   capability=target.capability_text, cause=cause)
     ignore = call.arguments.get("ignore_modules")
     prefixes = argument_literal(ignore)
     if isinstance(prefixes, (str, set, list, tuple)):
@@ -188,6 +202,8 @@ def hardware_findings(
     """
     ctx = _Context(settings, target, recommendation, catalogue, census)
     for setting in settings:
+        if _gpu_script_without_gpu(ctx, setting):
+            continue  # the recommendation says why: no GPU target for a GPU script
         _precision_rules(ctx, setting)
         for call in _bnb_calls(setting):
             _bnb_rules(ctx, setting, call)

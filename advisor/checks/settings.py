@@ -5,6 +5,7 @@ turns them into findings with the catalogue's wording.
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
@@ -85,7 +86,8 @@ def _fold_dtype(setting: Setting, ctx: Context) -> tuple:
 
 
 def removed_arguments(setting: Setting, ctx: Context) -> Iterator[Hit]:
-    if setting.kind != "Trainer":
+    """Trainer(amp_backend=...), and the same keys in a LightningCLI/YAML trainer section (reported, not fixed)."""
+    if setting.kind not in ("Trainer", "LightningCLI"):
         return
     rule = ctx.catalogue["PRC105"]
     for name in lightning.REMOVED_TRAINER_ARGUMENTS:
@@ -93,7 +95,7 @@ def removed_arguments(setting: Setting, ctx: Context) -> Iterator[Hit]:
         if argument is None:
             continue
         values = {"argument": name}
-        edit = edits.remove_keyword(ctx.text, setting, name)
+        edit = edits.remove_keyword(ctx.text, setting, name) if setting.kind == "Trainer" else None
         fix = Fix(rule.fix, rule.fix_title.format(**values), (edit,)) if edit else None
         yield "PRC105", argument.arg_span or argument.span, values, fix
 
@@ -132,8 +134,31 @@ def plugin_namespaces(setting: Setting, ctx: Context) -> Iterator[Hit]:
                                         "replacement": lightning.SUFFIXED_PLUGINS[call.short_name]}, None
 
 
+def precision_not_literal(setting: Setting, ctx: Context) -> Iterator[Hit]:
+    """No silent pass: a precision the scan cannot read (a name, an attribute, a call, **kwargs) is said so."""
+    arg = setting.precision
+    if setting.literals or (arg is not None and arg.static and arg.value is None):
+        return
+    if arg is not None:
+        yield "PRC112", arg.span, {"what": f"precision={arg.text} is not a literal", "kind": setting.kind}, None
+    elif setting.has_star_kwargs and setting.kind in ("Trainer", "Fabric"):
+        yield "PRC112", setting.span, {"what": "precision may come from **kwargs", "kind": setting.kind}, None
+
+
+def bnb_invalid_mode(setting: Setting, ctx: Context) -> Iterator[Hit]:
+    for call in setting.plugin_calls:
+        mode = call.arguments.get("mode")
+        if (not call.short_name.startswith("BitsandbytesPrecision") or mode is None or not mode.static
+                or not isinstance(mode.value, str) or mode.value in lightning.BNB_MODES):
+            continue
+        closest = next(iter(difflib.get_close_matches(mode.value, lightning.BNB_MODES, 1, 0.5)), None)
+        values = {"mode": mode.text, "closest": closest or "one of " + ", ".join(lightning.BNB_MODES)}
+        fix = _replace_literal("PRC310", ctx.catalogue, mode, closest, values) if closest else None
+        yield "PRC310", mode.span, values, fix
+
+
 SETTING_RULES = (legacy_values, invalid_values, precision_with_plugin, removed_arguments, strategy_rejects,
-                 accelerator_conflicts, plugin_namespaces)
+                 accelerator_conflicts, plugin_namespaces, precision_not_literal, bnb_invalid_mode)
 
 
 def setting_findings(setting: Setting, text: str, catalogue: Catalogue, torch_name: Optional[str] = None) -> list[Finding]:
