@@ -199,7 +199,8 @@ def estimate(training: Training, setting: str) -> Estimate:
         state_bytes = optimizer.bytes_per_param(weight_bytes)
     # autocast caches the 16-bit copy of each trainable leaf weight it casts (nn.Linear), for the whole forward
     cache = 2 * min(trainable, linear) if setting in MIXED and not shard.deepspeed else 0
-    optimizer_gib = 0.0 if shard.offload_optimizer else _shard(trainable * state_bytes / GIB, shard.optimizer, shard.ways)
+    optimizer_gib = 0.0 if shard.offload_optimizer else _shard(trainable * state_bytes / GIB, shard.optimizer,
+                                                               shard.ways)
     return Estimate(
         setting,
         _shard(params * weight_bytes / GIB, shard.weights, shard.ways),

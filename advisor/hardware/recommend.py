@@ -467,8 +467,8 @@ def recommend(
             plugin = QuantPlugin(plugin.mode, plugin.dtype, existing_ignore_modules(settings))
         elif chosen is not order[0]:
             if chosen.setting in HALF_TRUE_SETTINGS:
-                reasons.append(f"{chosen.setting} keeps 16-bit weights and fits ({_gib(found.total)}: {_parts(found)}); "
-                               f"caveat: {TRUE_CAVEAT}")
+                reasons.append(f"{chosen.setting} keeps 16-bit weights and fits ({_gib(found.total)}: "
+                               f"{_parts(found)}); caveat: {TRUE_CAVEAT}")
             if chosen.strategy:
                 new_strategy = chosen.strategy
                 reasons.append(f"strategy='fsdp' shards weights, gradients and optimizer states over the {devices} "
