@@ -109,6 +109,38 @@ def _gpu_script_without_gpu(ctx: _Context, setting: Setting) -> bool:
     return ctx.target.kind == "cpu" and (setting.accelerator or "").lower() in ACCELERATORS_ASKING_GPU
 
 
+def _fitting(ctx: _Context, twin: Optional[str], family: str) -> Optional[str]:
+    """The same-dtype value to switch to: the recommendation when it fits and is of the family, else the twin."""
+    rec = ctx.recommendation
+    if twin and rec is not None and rec.fits and rec.precision and rec.precision.startswith(family) \
+            and not rec.strategy:
+        return rec.precision
+    return twin
+
+
+def _precision_fits(ctx: _Context, setting: Setting) -> None:
+    """PRC124: the code's precision does not fit the device by the memory model; say what does."""
+    rec, value, arg = ctx.recommendation, setting.normalized, setting.precision
+    budget = rec.memory.get("budget_gib") if rec is not None and ctx.census is not None else None
+    need = rec.memory["candidates"].get(value) if budget is not None and value else None
+    if need is None or need <= budget:
+        return
+    edits = []
+    if rec.fits and rec.plugin:
+        advice = (f"BitsandbytesPrecision(mode={rec.plugin.mode!r}) fits "
+                  f"({rec.memory['candidates'][rec.plugin.mode]:.1f} GiB)")
+    elif rec.fits and rec.strategy:
+        gib = rec.memory["candidates"][rec.memory["chosen"]]
+        advice = f"precision={rec.precision!r} with strategy={rec.strategy!r} fits ({gib:.1f} GiB)"
+    elif rec.fits and rec.precision != value:
+        advice = f"use {rec.precision!r} ({rec.memory['candidates'][rec.precision]:.1f} GiB)"
+        edits = [_replace(arg, quote_like(arg.text, rec.precision))] if arg is not None and arg.static else []
+    else:
+        advice = "nothing fits; the recommendation lists the smallest change that would"
+    ctx.report("PRC124", setting, arg.span if arg else setting.span, edits, value=value, need=need,
+               budget=budget, advice=advice)
+
+
 def _precision_rules(ctx: _Context, setting: Setting) -> None:
     target, value, arg = ctx.target, setting.normalized, setting.precision
     accelerator = (setting.accelerator or "").lower()
@@ -116,15 +148,19 @@ def _precision_rules(ctx: _Context, setting: Setting) -> None:
     static = arg is not None and arg.static
     if _has_precision_plugin(setting):
         on_gpu = False  # PRC104 owns precision= next to a plugin: one fix plan per call site
+    swapped = False
     for code, swap, applies in (
         ("PRC120", "bf16", target.bf16_native),
         ("PRC121", "fp16", target.kind == "cuda" and not target.bf16_native),
     ):
-        better = HALF_SWAP[swap].get(value)
+        better = _fitting(ctx, HALF_SWAP[swap].get(value), "bf16" if swap == "bf16" else "16-")
         if on_gpu and applies and better:
+            swapped = True
             edits = [_replace(arg, quote_like(arg.text, better))] if static else []
             ctx.report(code, setting, arg.span if arg else setting.span, edits, value=value, better=better,
                        capability=target.capability_text)
+    if on_gpu and not swapped:
+        _precision_fits(ctx, setting)
     uses_te = (value or "").startswith("transformer-engine") or any(
         call.short_name.startswith("TransformerEnginePrecision") for call in setting.plugin_calls)
     if uses_te and accelerator not in NON_CUDA_ACCELERATORS and not (target.kind == "cuda" and target.fp8):
