@@ -304,13 +304,17 @@ def _changes(gpu: Gpu, order: list, training: memory.Training, budget: float, de
                         "gib": round(memory.estimate(sharded, setting).total, 2)})
     if training.full_fine_tune:
         adapted = training.with_adapters()
-        settings = [c.setting for c in order if not c.strategy and not c.quantized]
-        settings += ["nf4", "nf4-dq"] if gpu.kind in ("cuda", "rocm") else []
-        for setting in settings:
-            found = memory.estimate(adapted, setting)
+        sixteen = [c.setting for c in order if not c.strategy and not c.quantized]
+        tries = [(adapted, setting, None) for setting in sixteen]
+        if devices > 1 and not training.sharding.weights:  # 16-bit and sharded before quantized
+            fsdp = adapted.with_sharding(memory.sharding_for("fsdp", devices))
+            tries += [(fsdp, setting, "fsdp") for setting in sixteen]
+        tries += [(adapted, mode, None) for mode in ("nf4", "nf4-dq") if gpu.kind in ("cuda", "rocm")]
+        for adapted_training, setting, strategy in tries:
+            found = memory.estimate(adapted_training, setting)
             if found.total <= budget:
-                changes.append({"change": "adapters", "setting": setting, "gib": round(found.total, 2),
-                                "trainable_share": memory.ADAPTER_SHARE})
+                changes.append({"change": "adapters", "setting": setting, "strategy": strategy,
+                                "gib": round(found.total, 2), "trainable_share": memory.ADAPTER_SHARE})
                 break
     return changes
 
@@ -320,8 +324,9 @@ def _describe_change(change: dict) -> str:
         return (f"{change['devices']} devices with strategy='fsdp' ({change['setting']}: "
                 f"{change['gib']:.1f} GiB per device)")
     plugin = " with BitsandbytesPrecision" if change["setting"] in BNB_MODES else ""
+    strategy = f" and strategy={change['strategy']!r}" if change["strategy"] else ""
     return (f"freeze the base model and train LoRA adapters ({change['trainable_share']:.0%} of the parameters "
-            f"assumed){plugin}: {change['setting']} needs {change['gib']:.1f} GiB")
+            f"assumed){plugin}{strategy}: {change['setting']} needs {change['gib']:.1f} GiB per device")
 
 
 def _existing_bnb_mode(settings: Sequence[Setting]) -> Optional[str]:
