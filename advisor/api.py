@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from advisor import engine
-
-from advisor.checks import amp as amp_rules
 from advisor.catalogue import Catalogue, load_catalogue
+from advisor.checks import amp as amp_rules
 from advisor.config import Config
 from advisor.engine import FileResult, Report
 from advisor.facts import ModelCensus
@@ -29,20 +27,20 @@ class Checker:
     catalogue: Catalogue
     index: OpIndex
     target: object = None  # an advisor.hardware.table.Gpu: turns on the hardware rules and the recommendation
-    census: Optional[ModelCensus] = None  # from --trace: sizes the quantization advice
+    census: ModelCensus | None = None  # from --trace: sizes the quantization advice
 
     @classmethod
-    def create(cls, config: Optional[Config] = None, target=None, census: Optional[ModelCensus] = None) -> "Checker":
+    def create(cls, config: Config | None = None, target=None, census: ModelCensus | None = None) -> Checker:
         config = config or Config()
         catalogue = load_catalogue(config.extra_rules)
         index = OpIndex.build(catalogue, (TARGET_TRIGGERS if target is not None else ()) + amp_rules.TRIGGERS,
                               (amp_rules.HALF_CALL,))
         return cls(config, catalogue, index, target, census)
 
-    def scan(self, paths: list[str], stdin: Optional[tuple] = None, jobs: Optional[int] = None) -> list[FileResult]:
+    def scan(self, paths: list[str], stdin: tuple | None = None, jobs: int | None = None) -> list[FileResult]:
         return engine.run(paths, self.config, self.catalogue, self.index, jobs=jobs, stdin=stdin)
 
-    def trace(self, scripts: list[str], model: Optional[str] = None, timeout: float = 120.0) -> list:
+    def trace(self, scripts: list[str], model: str | None = None, timeout: float = 120.0) -> list:
         """Trace the models of `scripts` in child processes (runs user code: opt-in);
         the largest model's census then sizes the quantization advice."""
         from advisor.trace.api import trace_script
@@ -64,23 +62,23 @@ class Checker:
         optimizer, init_module = from_facts(report.facts)
         recommendation = recommend(self.target, report.settings, fp32_ops, self.census, devices=self.config.devices,
                                    optimizer=optimizer, init_module=init_module)
+        noqa = {f.path: f.noqa for f in report.facts}
         extra = hardware_findings(report.settings, [op for f in report.facts for op in f.ops], self.target,
-                                  recommendation, self.catalogue, self.census)
+                                  recommendation, self.catalogue, self.census, noqa)
         capability = self.target.compute_capability if self.target.kind == "cuda" else None
-        extra += amp_rules.ecosystem_target_findings([f.amp for f in report.facts if f.amp], capability,
-                                                     self.catalogue)
+        extra += amp_rules.target_findings([f.amp for f in report.facts if f.amp], capability, self.catalogue, noqa)
         engine.add_findings(report, extra, self.config)
         report.recommendation = recommendation
         return report
 
 
-def check(paths: list[str], config: Optional[Config] = None, *, stdin: Optional[tuple] = None,
-          jobs: Optional[int] = None, target=None, census: Optional[ModelCensus] = None) -> Report:
+def check(paths: list[str], config: Config | None = None, *, stdin: tuple | None = None,
+          jobs: int | None = None, target=None, census: ModelCensus | None = None) -> Report:
     """Check files and folders (or one `(name, text)` from stdin) with a config."""
     checker = Checker.create(config, target, census)
     return checker.judge(checker.scan(paths, stdin, jobs))
 
 
-def check_text(text: str, path: str = "<string>", config: Optional[Config] = None, **options) -> Report:
+def check_text(text: str, path: str = "<string>", config: Config | None = None, **options) -> Report:
     """Check one source text as if it were the file `path` (options as for `check`)."""
     return check([path], config, stdin=(path, text), **options)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from advisor.facts import Span
 
@@ -47,11 +46,10 @@ class Finding:
     path: str
     span: Span
     message: str
-    fix: Optional[Fix] = None
-    op: Optional[str] = None
+    fix: Fix | None = None
+    op: str | None = None
     source: str = "static"
     extra: dict = field(default_factory=dict)
-    noqa_lines: tuple = ()  # further lines whose `# noqa` covers this finding (a call's closing line)
 
     @property
     def line(self) -> int:
@@ -83,9 +81,3 @@ class Finding:
         data.update(self.extra)
         return data
 
-
-def from_rule(rule, path: str, span: Span, values: dict, fix: Optional[Fix] = None, severity: Optional[str] = None,
-              **attributes) -> Finding:
-    """A finding worded by its catalogue rule (`rule` is an advisor.catalogue.Rule)."""
-    return Finding(code=rule.code, rule=rule.name, severity=severity or rule.severity, path=path, span=span,
-                   message=rule.format_message(**values), fix=fix, **attributes)

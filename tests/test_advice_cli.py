@@ -11,6 +11,7 @@ from advisor.api import check_text
 from advisor.config import Config
 from advisor.facts import ModelCensus
 from advisor.hardware.table import lookup
+
 from conftest import ROOT, run_cli
 
 BNB = "from lightning.pytorch.plugins import BitsandbytesPrecision\n"

@@ -8,17 +8,23 @@ the call, naming the chain. One pass over the index the scanner built.
 from __future__ import annotations
 
 from collections import deque
-from typing import Optional
 
 from advisor import lightning
 from advisor.catalogue import Catalogue, Rule
+from advisor.checks.ops import (
+    canonical_op,
+    describe_context,
+    matched_detail,
+    matching_rules,
+    op_rules_for,
+    severity_for,
+)
+from advisor.checks.registry import Hit, report
 from advisor.facts import FileFacts, FunctionInfo, OpSite
-from advisor.findings import Finding, from_rule
+from advisor.findings import Finding
 from advisor.fix.fp32 import device_type_for, fp32_region_fix
 from advisor.scan.opindex import OpIndex
 from advisor.scan.scanner import locate_call
-from advisor.checks.ops import (canonical_op, describe_context, matched_detail, matching_rules, op_rules_for,
-                              severity_for)
 
 ENTRY_CONTEXTS = ("forward", "step")
 
@@ -61,8 +67,9 @@ def _device(facts: list[FileFacts]) -> str:
 
 def _site_values(site: OpSite, rule: Rule, op: str, context: str, device: str = "cuda") -> dict:
     dtype = site.keywords.get("dtype")
-    return {"op": op, "context": context, "detail": matched_detail(site, rule), "base": op.rsplit(".", 1)[-1].rstrip("_"),
-            "dtype": dtype if isinstance(dtype, str) else "a half dtype", "kernels": KERNELS[device]}
+    return {"op": op, "context": context, "detail": matched_detail(site, rule),
+            "base": op.rsplit(".", 1)[-1].rstrip("_"), "dtype": dtype if isinstance(dtype, str) else "a half dtype",
+            "kernels": KERNELS[device]}
 
 
 def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, texts: dict) -> list[Finding]:
@@ -72,9 +79,10 @@ def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, te
     functions = {f"{info.module}.{name}": info for f in facts for name, info in f.functions.items()}
     reached = _reachability(functions)
     device = _device(facts)
+    noqa = {file.path: file.noqa for file in facts}
     findings: list[Finding] = []
     performs: dict[str, list[tuple[Rule, OpSite]]] = {}
-    for file, site in ((file, site) for file in facts for site in file.ops):
+    for file, site in ((f, s) for f in facts for s in f.ops):
         if site.in_fp32_region:
             continue
         key = f"{file.module}.{site.function}" if site.function else None
@@ -93,10 +101,10 @@ def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, te
             fix = (fp32_region_fix(site, texts[site.path], file.imports_torch_as, rule, device_type_for(file))
                    if site.path in texts else None)
             extra = {"context": context, **({"chain": list(site.chain)} if site.chain else {})}
-            findings.append(from_rule(rule, site.path, site.span, values, fix=fix, severity=severity, op=op,
-                                      source=site.source, noqa_lines=statement, extra=extra))
-    findings += _chain_findings(functions, reached, performs, true_half, index)
-    return _once(findings)
+            hit = Hit(site.span, values, fix.edits if fix else (), statement, severity, op, site.source, extra)
+            findings.append(report(rule, site.path, hit, noqa.get(site.path)))
+    findings += _chain_findings(functions, reached, performs, true_half, index, noqa)
+    return _once([f for f in findings if f is not None])
 
 
 def _once(findings: list[Finding]) -> list[Finding]:
@@ -105,7 +113,7 @@ def _once(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.source == "static" or (f.path, f.line, f.code) not in static]
 
 
-def _first_op(key: str, functions: dict, performs: dict, seen: set) -> Optional[tuple]:
+def _first_op(key: str, functions: dict, performs: dict, seen: set) -> tuple | None:
     """(rule, site, chain) of an op the function performs, directly or through project calls."""
     if key in seen:
         return None
@@ -122,7 +130,8 @@ def _first_op(key: str, functions: dict, performs: dict, seen: set) -> Optional[
     return None
 
 
-def _chain_findings(functions: dict, reached: dict, performs: dict, true_half: bool, index: OpIndex) -> list[Finding]:
+def _chain_findings(functions: dict, reached: dict, performs: dict, true_half: bool, index: OpIndex,
+                    noqa: dict) -> list[Finding]:
     findings = []
     for key, info in functions.items():
         if info.context not in ENTRY_CONTEXTS and key not in reached:
@@ -139,6 +148,7 @@ def _chain_findings(functions: dict, reached: dict, performs: dict, true_half: b
             chain = (target.qualname, *chain)
             context = f"{describe_context('forward', None)}, through `{'` -> `'.join(chain)}`"
             values = _site_values(site, rule, target.qualname, context)
-            findings.append(from_rule(rule, info.path, span, values, severity=severity_for(rule, "forward", true_half),
-                                      op=canonical_op(site, rule), extra={"context": "forward", "chain": list(chain)}))
+            hit = Hit(span, values, severity=severity_for(rule, "forward", true_half), op=canonical_op(site, rule),
+                      extra={"context": "forward", "chain": list(chain)})
+            findings.append(report(rule, info.path, hit, noqa.get(info.path)))
     return findings

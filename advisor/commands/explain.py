@@ -1,26 +1,51 @@
 """`prec-advisor explain CODE`: a rule's page, ruff style; also renders docs/rules.md.
 
-The page is built from the catalogue alone, so the docs, `explain` and the
-tests all read the same examples.
+The page is built from the catalogue's examples, so the docs, `explain` and
+the tests all read the same ones: "Use instead" is the first invalid
+example's `fixed` text (what --fix makes of it, checked by the tests), and
+a fix title worded from the finding's values is the one the checker gives
+that example.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from advisor.catalogue import Catalogue, Rule, load_catalogue
+from advisor.catalogue import Catalogue, Example, Rule, load_catalogue
 
 FIX_SAFETY = {
     "none": "No automatic fix: the message says what to change.",
-    "safe": "The fix is safe: it keeps behaviour (Lightning already runs what the new spelling says) and `--fix` applies it.",
-    "recommended": "The fix applies the advisor's recommendation for the hardware target: `--fix` applies it only when a target is known (`--gpu`, `target-gpu` in the config, or `--detect`).",
-    "unsafe": "The fix is unsafe: it changes what runs (it moves work to FP32), so `--fix` applies it only with `--unsafe-fixes`; review the diff (`--diff --unsafe-fixes`).",
+    "safe": "The fix is safe: it keeps behaviour (Lightning already runs what the new spelling says) "
+            "and `--fix` applies it.",
+    "recommended": "The fix applies the advisor's recommendation for the hardware target: `--fix` applies it "
+                   "only when a target is known (`--gpu`, `target-gpu` in the config, or `--detect`).",
+    "unsafe": "The fix is unsafe: it changes what runs (it moves work to FP32), so `--fix` applies it only "
+              "with `--unsafe-fixes`; review the diff (`--diff --unsafe-fixes`).",
 }
 
 
 def _example_block(example) -> str:
     options = "".join(f"  # with --{k} {v}" for k, v in example.options)
     return f"```python\n{example.code.rstrip()}{options}\n```"
+
+
+def _fix_title(rule: Rule) -> str:
+    """The fix title as the checker words it for the rule's examples ("" when none of them gets a fix)."""
+    if rule.fix == "none" or "{" not in rule.fix_title:
+        return rule.fix_title
+    from advisor.checks.examples import check_example  # runs the checker: only for titles with values
+    for example in rule.invalid:
+        for finding in check_example(example).findings:
+            if finding.code == rule.code and finding.fix is not None:
+                return finding.fix.title
+    return ""
+
+
+def _use_instead(rule: Rule) -> Example:
+    first = rule.invalid[0] if rule.invalid else None
+    if first is not None and first.fixed is not None:
+        return Example(first.fixed, first.options)
+    return rule.valid[0]
 
 
 def rule_page(rule: Rule, heading: str = "#") -> str:
@@ -30,9 +55,10 @@ def rule_page(rule: Rule, heading: str = "#") -> str:
              f"{heading}# Why is this bad?", rule.rationale, ""]
     if rule.invalid:
         parts += [f"{heading}# Example", _example_block(rule.invalid[0]), ""]
-    if rule.valid:
-        parts += ["Use instead:", _example_block(rule.valid[0]), ""]
-    parts += [f"{heading}# Fix safety", FIX_SAFETY[rule.fix] + (f" ({rule.fix_title})" if rule.fix_title else ""), ""]
+    if rule.valid or rule.invalid and rule.invalid[0].fixed is not None:
+        parts += ["Use instead:", _example_block(_use_instead(rule)), ""]
+    title = _fix_title(rule)
+    parts += [f"{heading}# Fix safety", FIX_SAFETY[rule.fix] + (f" ({title})" if title else ""), ""]
     if rule.patterns:
         targets = sorted({p.target for p in rule.patterns if not p.aten})
         parts += [f"{heading}# Matches", ", ".join(f"`{t}`" for t in targets), ""]
@@ -43,11 +69,13 @@ def rule_page(rule: Rule, heading: str = "#") -> str:
 
 def rules_markdown(catalogue: Catalogue) -> str:
     """docs/rules.md: an index table, then one section per rule."""
-    lines = ["# Rules", "", "Generated from `rules/*.toml` by `python -m advisor.commands.explain --markdown`; do not edit by hand.", "",
+    generated = "Generated from `rules/*.toml` by `python -m advisor.commands.explain --markdown`; do not edit by hand."
+    lines = ["# Rules", "", generated, "",
              "| Code | Name | Severity | Fix | What it does |", "|---|---|---|---|---|"]
     for rule in catalogue:
         summary = rule.summary.replace("|", "\\|")
-        lines.append(f"| [{rule.code}](#{rule.code.lower()}) | {rule.name} | {rule.severity} | {rule.fix} | {summary} |")
+        link = f"[{rule.code}](#{rule.code.lower()})"
+        lines.append(f"| {link} | {rule.name} | {rule.severity} | {rule.fix} | {summary} |")
     lines.append("")
     for rule in catalogue:
         lines += [f'<a id="{rule.code.lower()}"></a>', "", rule_page(rule, "##"), ""]
@@ -68,7 +96,8 @@ def run(args) -> int:
     key = args.code.strip()
     rule = catalogue.rules.get(key.upper()) or catalogue.by_name(key.lower())
     if rule is None:
-        print(f"prec-advisor: error: unknown rule {args.code!r}; `prec-advisor explain --all` lists them", file=sys.stderr)
+        print(f"prec-advisor: error: unknown rule {args.code!r}; `prec-advisor explain --all` lists them",
+              file=sys.stderr)
         return 2
     print(rule_page(rule))
     return 0

@@ -10,8 +10,8 @@ docs/hardware.md derives every number with worked examples.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Iterable, Optional
 
 from advisor.facts import ModelCensus
 from advisor.lightning import BNB_MODES
@@ -39,7 +39,7 @@ class Optimizer:
 
     name: str
     states: int
-    state_bytes: Optional[int] = None
+    state_bytes: int | None = None
     paged: bool = False
     assumed: bool = False
 
@@ -70,7 +70,7 @@ BNB_OPTIMIZERS = {"Adam": 2, "AdamW": 2, "Lion": 1, "SGD": 1, "RMSprop": 1, "Ada
                   "AdEMAMix": 3}
 
 
-def optimizer_from(qualified: str, keywords: dict) -> Optional[Optimizer]:
+def optimizer_from(qualified: str, keywords: dict) -> Optimizer | None:
     """The Optimizer a constructor call builds: torch.optim.*, bitsandbytes.optim.*, Adafactor; None if unknown.
 
     `keywords` holds the call's static keyword values (momentum=, optim_bits=).
@@ -119,7 +119,7 @@ class Sharding:
                 "optimizer": self.optimizer, "offload_optimizer": self.offload_optimizer}
 
 
-def sharding_for(strategy: Optional[str], devices: int) -> Sharding:
+def sharding_for(strategy: str | None, devices: int) -> Sharding:
     """FSDP shards everything; DeepSpeed stage 1 the optimizer, 2 also gradients, 3 also weights; DDP nothing."""
     text = (strategy or "").lower()
     ways = max(devices, 1)
@@ -145,10 +145,10 @@ class Training:
     def full_fine_tune(self) -> bool:
         return self.census.trainable_params >= self.census.params
 
-    def with_sharding(self, sharding: Sharding) -> "Training":
+    def with_sharding(self, sharding: Sharding) -> Training:
         return replace(self, sharding=sharding)
 
-    def with_adapters(self) -> "Training":
+    def with_adapters(self) -> Training:
         """The same model with its base frozen and LoRA adapters of ADAPTER_SHARE trained (an assumption)."""
         census = self.census
         adapters = int(census.params * ADAPTER_SHARE)
@@ -171,7 +171,7 @@ class Estimate:
     def total(self) -> float:
         return self.weights + self.grads + self.optimizer + self.cache
 
-    def fits(self, budget: Optional[float]) -> Optional[bool]:
+    def fits(self, budget: float | None) -> bool | None:
         return None if budget is None else self.total <= budget
 
     def breakdown(self) -> dict:
@@ -235,7 +235,7 @@ def _quantized(training: Training, mode: str) -> Estimate:
                     _shard(trainable * grad_bytes / GIB, shard.grads, shard.ways), optimizer_gib, 0.0, trainable)
 
 
-def devices_to_fit(training: Training, setting: str, budget: float, limit: int = 4096) -> Optional[int]:
+def devices_to_fit(training: Training, setting: str, budget: float, limit: int = 4096) -> int | None:
     """The fewest devices on which `setting` fits with FSDP (everything sharded), or None beyond `limit`."""
     whole = estimate(training.with_sharding(Sharding("fsdp", 1, True, True, True)), setting).total
     if budget <= 0:

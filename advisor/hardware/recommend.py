@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence, Union
 
 from advisor.facts import Argument, ModelCensus, OpSite, Setting
 from advisor.hardware import memory
@@ -53,14 +53,14 @@ class Recommendation:
     """
 
     target: Gpu
-    precision: Optional[str]
-    plugin: Optional[QuantPlugin]
+    precision: str | None
+    plugin: QuantPlugin | None
     reasons: tuple
     memory: dict
     throughput: dict
     alternatives: tuple = ()
-    strategy: Optional[str] = None  # a strategy to switch to ("fsdp"), when sharding is what makes it fit
-    fits: Optional[bool] = None
+    strategy: str | None = None  # a strategy to switch to ("fsdp"), when sharding is what makes it fit
+    fits: bool | None = None
     changes: tuple = ()
 
     def headline(self) -> str:
@@ -125,7 +125,7 @@ def support(gpu: Gpu, mode: str) -> tuple:
     return "native", ""
 
 
-def matmul_tflops(gpu: Gpu, mode: str) -> Optional[float]:
+def matmul_tflops(gpu: Gpu, mode: str) -> float | None:
     """Dense matmul TFLOPS of a precision from the table; emulated bf16 counts at the fp32 rate at best."""
     key = MATMUL_DTYPE.get(mode)
     if key is None or support(gpu, mode)[0] == "unsupported":
@@ -133,7 +133,7 @@ def matmul_tflops(gpu: Gpu, mode: str) -> Optional[float]:
     return gpu.tflops.get(key) or gpu.tflops.get("fp32")
 
 
-def throughput_class(tflops: Optional[float]) -> str:
+def throughput_class(tflops: float | None) -> str:
     if tflops is None:
         return "unknown"
     return next((name for limit, name in THROUGHPUT_CLASSES if tflops < limit), "very-high")
@@ -165,7 +165,7 @@ def precision_profile(gpu: Gpu) -> list:
 
 # ---- settings ------------------------------------------------------------------
 
-def device_count(text: Optional[str]) -> int:
+def device_count(text: str | None) -> int:
     """`devices=` as written: 4, "4", [0, 1], "0,1"; 1 when it is "auto", -1 or unknown."""
     text = (text or "").strip()
     if re.fullmatch(r"['\"]?\d+['\"]?", text):
@@ -174,7 +174,7 @@ def device_count(text: Optional[str]) -> int:
     return len(items) if ("," in text or "[" in text) and items else 1
 
 
-def argument_literal(argument: Optional[Argument]):
+def argument_literal(argument: Argument | None):
     """The value of an argument written as a Python literal ({"a", "b"} included), else None."""
     if argument is None:
         return None
@@ -198,13 +198,13 @@ def existing_ignore_modules(settings: Sequence[Setting]) -> tuple:
 
 # ---- the decision -------------------------------------------------------------
 
-def _fp32_op_names(ops: Union[bool, Sequence[OpSite]]) -> list:
+def _fp32_op_names(ops: bool | Sequence[OpSite]) -> list:
     if isinstance(ops, bool):
         return ["(reported)"] if ops else []
     return sorted({op.op for op in ops if not op.in_fp32_region})
 
 
-def choose_precision(gpu: Gpu, strategy: Optional[str] = None) -> tuple:
+def choose_precision(gpu: Gpu, strategy: str | None = None) -> tuple:
     """(precision, reasons) from the device alone: capability first, never is_bf16_supported()."""
     fp32 = gpu.tflops.get("fp32")
 
@@ -222,14 +222,16 @@ def choose_precision(gpu: Gpu, strategy: Optional[str] = None) -> tuple:
         return "16-mixed", ["Apple GPUs run fp16 natively; bf16 on MPS needs macOS 14. Mixed precision on MPS needs "
                             "Lightning >= 2.6.0 (Trainer) or >= 2.5.2 (Fabric): older versions silently stay in fp32"]
     if gpu.bf16_native:
-        where = f"compute capability {gpu.capability_text}" if gpu.compute_capability else f"{gpu.capability_text}, ROCm"
+        where = (f"compute capability {gpu.capability_text}" if gpu.compute_capability
+                 else f"{gpu.capability_text}, ROCm")
         return "bf16-mixed", [f"{gpu.name} ({where}) has native bf16{rates('bf16')}: as fast as fp16, no GradScaler "
                               "needed, and fp32's exponent range, so no overflow or underflow"]
     reasons = [f"{gpu.name} (compute capability {gpu.capability_text}) has no bf16 tensor cores: bf16 is emulated "
                "and slow there although torch.cuda.is_bf16_supported() says True; fp16 with a GradScaler is the "
                f"fast path{rates('fp16')}"]
     if re.search(r"model_?parallel", (strategy or "").lower()):
-        return "32-true", reasons + ["ModelParallelStrategy rejects 16-mixed, and bf16 is emulated here: stay in 32-true"]
+        return "32-true", reasons + ["ModelParallelStrategy rejects 16-mixed, and bf16 is emulated here: "
+                                     "stay in 32-true"]
     return "16-mixed", reasons
 
 
@@ -239,7 +241,7 @@ class Candidate:
 
     setting: str  # a precision or a bitsandbytes mode
     training: memory.Training
-    strategy: Optional[str] = None  # a strategy to switch to for this candidate
+    strategy: str | None = None  # a strategy to switch to for this candidate
 
     @property
     def label(self) -> str:
@@ -329,7 +331,7 @@ def _describe_change(change: dict) -> str:
             f"assumed){plugin}{strategy}: {change['setting']} needs {change['gib']:.1f} GiB per device")
 
 
-def _existing_bnb_mode(settings: Sequence[Setting]) -> Optional[str]:
+def _existing_bnb_mode(settings: Sequence[Setting]) -> str | None:
     for setting in settings:
         for call in setting.plugin_calls:
             mode = call.arguments.get("mode")
@@ -356,7 +358,7 @@ def _quantized_reasons(gpu: Gpu, chosen: Candidate, found: memory.Estimate, cens
     return QuantPlugin(chosen.setting, dtype)
 
 
-def _memory_json(gpu: Gpu, training: memory.Training, order: list, budget: Optional[float], options: dict,
+def _memory_json(gpu: Gpu, training: memory.Training, order: list, budget: float | None, options: dict,
                  precisions: list) -> dict:
     every = [Candidate(p, training) for p in precisions]
     if gpu.kind in ("cuda", "rocm"):
@@ -384,14 +386,14 @@ def _memory_json(gpu: Gpu, training: memory.Training, order: list, budget: Optio
 def recommend(
     gpu: Gpu,
     settings: Sequence[Setting] = (),
-    ops: Union[bool, Sequence[OpSite]] = (),
-    census: Optional[ModelCensus] = None,
+    ops: bool | Sequence[OpSite] = (),
+    census: ModelCensus | None = None,
     *,
-    devices: Optional[int] = None,
-    strategy: Optional[str] = None,
+    devices: int | None = None,
+    strategy: str | None = None,
     te_available: bool = False,
-    config: Optional[Mapping] = None,
-    optimizer: Optional[memory.Optimizer] = None,
+    config: Mapping | None = None,
+    optimizer: memory.Optimizer | None = None,
     init_module: bool = False,
 ) -> Recommendation:
     """The recommendation for training the scanned code on `gpu`.
@@ -423,11 +425,8 @@ def recommend(
     sharding = memory.sharding_for(strategy, devices)
     linear_heavy = census is not None and census.linear_share >= options["linear-heavy-share"]
     if gpu.fp8 and gpu.kind == "cuda" and te_available and linear_heavy and sharding.ways == 1:
-        fp8, bf16 = gpu.tflops.get("fp8"), gpu.tflops.get("bf16")
-        rate = f" ({fp8:g} vs {bf16:g} TFLOPS dense)" if fp8 and bf16 else ""
         alternatives.append("transformer-engine")
-        reasons.append(f"FP8: compute capability {gpu.capability_text} >= 8.9 and {census.linear_share:.0%} of the "
-                       f"parameters are in nn.Linear: precision=\"transformer-engine\" may be faster{rate}; validate it first")
+        reasons.append(_fp8_reason(gpu, census))
 
     if census is None:
         mem = {"device_gib": gpu.memory_gib, "headroom": options["memory-headroom"], "devices": devices,
@@ -445,48 +444,65 @@ def recommend(
     if training.optimizer.assumed:
         reasons.append("optimizer: Adam assumed (no optimizer found in configure_optimizers): "
                        "2 states per trainable parameter")
-    plugin, new_strategy, changes = None, None, []
-    first = order[0].estimate()
+    plugin, new_strategy, changes = None, None, ()
     if chosen is None:
-        changes = _changes(gpu, order, training, budget, devices)
-        tried = "; ".join(f"{c.label} {_gib(c.estimate().total)}" for c in order)
-        reasons.append(f"nothing fits the {_gib(budget)} budget per device of {gpu.name} ({devices} device"
-                       f"{'s' if devices != 1 else ''}): {tried}")
-        if training.full_fine_tune and gpu.kind in ("cuda", "rocm"):
-            reasons.append("4-bit quantization is no option for a full fine-tune: the plugin freezes every nn.Linear")
-        if changes:
-            reasons.append("smallest change that fits: " + "; or ".join(_describe_change(c) for c in changes))
-        else:
-            reasons.append("no change within 4096 devices fits: shrink the model")
+        changes = tuple(_changes(gpu, order, training, budget, devices))
+        reasons.extend(_nothing_fits(gpu, order, training, budget, devices, changes))
     else:
-        found = chosen.estimate()
         mem["chosen"] = chosen.label
-        if budget is not None and chosen is order[0]:
-            reasons.append(f"memory: {chosen.setting} needs {_gib(found.total)} per device ({_parts(found)}), "
-                           f"within the {_gib(budget)} budget")
-        elif budget is not None:
-            reasons.append(f"memory: {order[0].label} needs {_gib(first.total)} per device ({_parts(first)}), more "
-                           f"than the {_gib(budget)} budget of {gpu.name}")
-        if chosen.quantized:
-            plugin = _quantized_reasons(gpu, chosen, found, census, options, reasons)
-            plugin = QuantPlugin(plugin.mode, plugin.dtype, existing_ignore_modules(settings))
-        elif chosen is not order[0]:
-            if chosen.setting in HALF_TRUE_SETTINGS:
-                reasons.append(f"{chosen.setting} keeps 16-bit weights and fits ({_gib(found.total)}: "
-                               f"{_parts(found)}); caveat: {TRUE_CAVEAT}")
-            if chosen.strategy:
-                new_strategy = chosen.strategy
-                reasons.append(f"strategy='fsdp' shards weights, gradients and optimizer states over the {devices} "
-                               f"devices: {chosen.setting} then needs {_gib(found.total)} per device")
+        plugin, new_strategy = _fitting_reasons(gpu, chosen, order, budget, devices, options, settings, reasons)
         precision = None if plugin else chosen.setting
         reasons.extend(_plugin_in_code(settings, chosen, training, budget))
     return Recommendation(gpu, precision, plugin, tuple(reasons), mem, _throughput(gpu, precision, plugin),
-                          tuple(alternatives), new_strategy, None if budget is None else chosen is not None,
-                          tuple(changes))
+                          tuple(alternatives), new_strategy, None if budget is None else chosen is not None, changes)
+
+
+def _fp8_reason(gpu: Gpu, census: ModelCensus) -> str:
+    fp8, bf16 = gpu.tflops.get("fp8"), gpu.tflops.get("bf16")
+    rate = f" ({fp8:g} vs {bf16:g} TFLOPS dense)" if fp8 and bf16 else ""
+    return (f"FP8: compute capability {gpu.capability_text} >= 8.9 and {census.linear_share:.0%} of the parameters "
+            f"are in nn.Linear: precision=\"transformer-engine\" may be faster{rate}; validate it first")
+
+
+def _nothing_fits(gpu: Gpu, order: list, training: memory.Training, budget: float, devices: int,
+                  changes: tuple) -> list:
+    """The reasons when no candidate fits: every number, and the smallest changes that would."""
+    tried = "; ".join(f"{c.label} {_gib(c.estimate().total)}" for c in order)
+    reasons = [f"nothing fits the {_gib(budget)} budget per device of {gpu.name} ({devices} device"
+               f"{'s' if devices != 1 else ''}): {tried}"]
+    if training.full_fine_tune and gpu.kind in ("cuda", "rocm"):
+        reasons.append("4-bit quantization is no option for a full fine-tune: the plugin freezes every nn.Linear")
+    if changes:
+        reasons.append("smallest change that fits: " + "; or ".join(_describe_change(c) for c in changes))
+    else:
+        reasons.append("no change within 4096 devices fits: shrink the model")
+    return reasons
+
+
+def _fitting_reasons(gpu: Gpu, chosen: Candidate, order: list, budget: float | None, devices: int, options: dict,
+                     settings: Sequence[Setting], reasons: list) -> tuple:
+    """(plugin, strategy) of the pick, with its reasons appended: why the faster candidates did not fit."""
+    found, first = chosen.estimate(), order[0].estimate()
+    if budget is not None and chosen is order[0]:
+        reasons.append(f"memory: {chosen.setting} needs {_gib(found.total)} per device ({_parts(found)}), "
+                       f"within the {_gib(budget)} budget")
+    elif budget is not None:
+        reasons.append(f"memory: {order[0].label} needs {_gib(first.total)} per device ({_parts(first)}), more "
+                       f"than the {_gib(budget)} budget of {gpu.name}")
+    if chosen.quantized:
+        plugin = _quantized_reasons(gpu, chosen, found, chosen.training.census, options, reasons)
+        return QuantPlugin(plugin.mode, plugin.dtype, existing_ignore_modules(settings)), None
+    if chosen is not order[0] and chosen.setting in HALF_TRUE_SETTINGS:
+        reasons.append(f"{chosen.setting} keeps 16-bit weights and fits ({_gib(found.total)}: "
+                       f"{_parts(found)}); caveat: {TRUE_CAVEAT}")
+    if chosen.strategy:
+        reasons.append(f"strategy='fsdp' shards weights, gradients and optimizer states over the {devices} "
+                       f"devices: {chosen.setting} then needs {_gib(found.total)} per device")
+    return None, chosen.strategy
 
 
 def _plugin_in_code(settings: Sequence[Setting], chosen: Candidate, training: memory.Training,
-                    budget: Optional[float]) -> list:
+                    budget: float | None) -> list:
     """How the pick relates to a BitsandbytesPrecision already in the code: replace it, or keep it."""
     existing = _existing_bnb_mode(settings)
     if existing is None:
@@ -499,7 +515,7 @@ def _plugin_in_code(settings: Sequence[Setting], chosen: Candidate, training: me
     return [f"replace the code's BitsandbytesPrecision mode with {chosen.setting!r}"]
 
 
-def _throughput(gpu: Gpu, precision: Optional[str], plugin: Optional[QuantPlugin]) -> dict:
+def _throughput(gpu: Gpu, precision: str | None, plugin: QuantPlugin | None) -> dict:
     """The matmul rate of what is recommended, against 32-true (strict fp32 and TF32), from the table.
 
     bitsandbytes gets no rate: it dequantizes before every matmul, so it is
