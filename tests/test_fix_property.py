@@ -34,7 +34,7 @@ def fix_twice_cleanly(program: str) -> None:
 
 
 PROGRAMS = st.builds(lambda code, call: code + ("\n" if code and not code.endswith("\n") else "") + call,
-                     hypothesmith.from_grammar(), trainer_call())
+                     st.deferred(hypothesmith.from_grammar), trainer_call())
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))

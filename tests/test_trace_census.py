@@ -1,5 +1,4 @@
 """The meta-device census of a LLaMA-like stack, and the quantization advice it drives."""
-import time
 from pathlib import Path
 
 import pytest
@@ -23,10 +22,8 @@ def _expected(**config) -> int:
 
 
 def test_7b_is_counted_on_meta_without_allocating():
-    start = time.perf_counter()
-    (loaded,) = load_models(str(LLAMA), "llama_7b", device="meta")
+    (loaded,) = load_models(str(LLAMA), "llama_7b", device="meta")  # its time: benchmarks/trace_7b.py
     counted = census.count(loaded.module, loaded.name)
-    assert time.perf_counter() - start < 10
     assert all(p.is_meta for p in loaded.module.parameters())
     assert counted.params == _expected(vocab=32000, dim=4096, hidden=11008, layers=32) == 6_738_681_856
     assert counted.trainable_params == counted.params
