@@ -131,7 +131,7 @@ def execute(request: CheckRequest) -> int:
         return EXIT_ERROR
     stdin = (source.path, source.text) if source is not None else None
     results = checker.scan(list(request.paths), stdin, request.jobs)
-    traced = checker.trace(_trace_scripts(request), request.model, request.trace_timeout) if request.trace else []
+    traced = _trace(checker, request, results) if request.trace else []
     judge = functools.partial(checker.judge, extra_ops=[site for t in traced for site in t.ops])
     if source is not None and request.fixes:
         return _fix_stdin(checker, results, request, source, judge)
@@ -167,6 +167,13 @@ def _config_and_target(request: CheckRequest) -> tuple[Config, object]:
         from advisor.hardware.detect import detect
         return config, detect().target()
     return config, None
+
+
+def _trace(checker: api.Checker, request: CheckRequest, results) -> list:
+    """--trace: the scripts' models traced in a child, placed in the user's project."""
+    from advisor.userpaths import project_roots
+    roots = project_roots(list(request.paths), checker.config.root)
+    return checker.trace(_trace_scripts(request), request.model, request.trace_timeout, results, roots)
 
 
 def _read_stdin(request: CheckRequest) -> sourcefile.SourceFile:
@@ -238,9 +245,9 @@ def _report(request: CheckRequest, checker: api.Checker, report, traced: list, f
     """Print the report in the asked format; the exit status."""
     trace_errors = [error for t in traced for error in t.errors]
     report.errors += len(trace_errors)  # a model that could not be traced is an input we could not check
-    out = sys.stdout
+    out, models = sys.stdout, [m for t in traced for m in t.models] if request.trace else None
     if request.format == "json":
-        output.render_json(report, out, [m for t in traced for m in t.models] if request.trace else None)
+        output.render_json(report, out, models)
     elif request.format == "sarif":
         output.render_sarif(report, checker.catalogue, out)
     elif request.format == "github":
@@ -249,7 +256,7 @@ def _report(request: CheckRequest, checker: api.Checker, report, traced: list, f
         color = request.color == "always" or (request.color == "auto" and out.isatty()
                                               and not os.environ.get("NO_COLOR"))
         output.render_text(report, out, color=color, show_source=request.show_source,
-                           statistics=request.statistics, quiet=request.quiet)
+                           statistics=request.statistics, quiet=request.quiet, models=models)
     for finding in report.findings:
         if finding.code == "PRC001" and request.format != "text":
             print(f"{finding.path}:{finding.line}: error: {finding.message}", file=sys.stderr)
