@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EVERY_TEST = ()
 # test file -> words of the test names that need torch (EVERY_TEST: the whole file)
 TORCH_TESTS = {
+    "test_callback.py": EVERY_TEST,
     "test_cli_fix_trace.py": ("trace", "validate"),
     "test_detect.py": ("through_torch",),
     "test_env_command.py": ("torch_probe",),
@@ -29,13 +30,14 @@ TORCH_TESTS = {
     "test_trace_census.py": EVERY_TEST,
     "test_trace_dispatch.py": EVERY_TEST,
     "test_trace_graph.py": EVERY_TEST,
+    "test_trace_project.py": EVERY_TEST,
     "test_validate_cli.py": EVERY_TEST,
 }
 SUBPROCESS_FILES = {
-    "test_adversarial.py", "test_check_cli.py", "test_cli_fix_trace.py", "test_detect.py", "test_env_command.py",
-    "test_faults.py", "test_flake8_plugin.py", "test_isolation.py", "test_lazy_cli.py", "test_precommit.py",
-    "test_recommend.py", "test_trace_api.py", "test_trace_census.py", "test_trace_dispatch.py",
-    "test_trace_graph.py", "test_validate_cli.py", "test_wheel.py",
+    "test_adversarial.py", "test_callback.py", "test_check_cli.py", "test_cli_fix_trace.py", "test_detect.py",
+    "test_env_command.py", "test_faults.py", "test_flake8_plugin.py", "test_isolation.py", "test_lazy_cli.py",
+    "test_precommit.py", "test_recommend.py", "test_trace_api.py", "test_trace_census.py", "test_trace_dispatch.py",
+    "test_trace_graph.py", "test_trace_project.py", "test_validate_cli.py", "test_wheel.py",
 }
 DEEP_PACKAGES = ("torch", "lightning", "pytorch_lightning", "bitsandbytes", "torch_geometric")
 
