@@ -35,5 +35,16 @@ check regression_defaults examples/regression.py
 # Activations overflow fp16: 16-true and 16-mixed must fail, bf16-mixed must pass.
 check overflow examples/overflow.py --candidates 16-mixed,16-true,bf16-mixed
 
+# ---- PrecisionAdvisor callback (section owned by the trace helper) ----
+# A real fit on the GPU under its own precision: the callback must report the bf16/fp16 scatter_add_.
+echo "== callback (PrecisionAdvisor on the real GPU)"
+ROOT_DIR=$(pwd)
+if (cd "$OUT_DIR" && PYTHONPATH="$ROOT_DIR${PYTHONPATH:+:$PYTHONPATH}" \
+        timeout 300 "$PYTHON" "$ROOT_DIR/tests/models/callback_fits.py" gpu) >"$OUT_DIR/callback.log" 2>&1; then
+    tail -n 1 "$OUT_DIR/callback.log"
+else
+    tail -n 5 "$OUT_DIR/callback.log"; failed=1
+fi
+
 echo "results in $OUT_DIR"
 exit $failed
