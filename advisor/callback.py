@@ -78,16 +78,20 @@ def _plugin_call(plugin, span: Span) -> PluginCall | None:
 
 def run_setting(trainer, path: str, line: int) -> Setting:
     """The Trainer's real precision, plugin, accelerator, devices and strategy as a Setting fact."""
-    span = Span(line, 1, line, 1)
-    precision = str(trainer.precision)
-    call = _plugin_call(trainer.precision_plugin, span)
     accelerator = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
+    return setting_of(str(trainer.precision), trainer.precision_plugin, "gpu" if accelerator == "cuda" else accelerator,
+                      trainer.num_devices, type(trainer.strategy).__name__, path, line)
+
+
+def setting_of(precision: str, plugin, accelerator: str, devices: int, strategy: str, path: str, line: int) -> Setting:
+    """A Setting as the scanner records a `Trainer(...)` call, from the live values."""
+    span = Span(line, 1, line, 1)
+    call = _plugin_call(plugin, span)
     return Setting(kind="Trainer", path=path, callee="lightning.pytorch.Trainer", span=span, call_span=span,
                    precision=Argument("precision", repr(precision), span, precision, True),
                    literals=(Literal(precision, repr(precision), span),), normalized=lightning.normalize(precision),
                    plugins=[call.name] if call else [], plugin_calls=[call] if call else [],
-                   accelerator="gpu" if accelerator == "cuda" else accelerator, devices=str(trainer.num_devices),
-                   strategy=STRATEGY_NAMES.get(type(trainer.strategy).__name__, type(trainer.strategy).__name__))
+                   accelerator=accelerator, devices=str(devices), strategy=STRATEGY_NAMES.get(strategy, strategy))
 
 
 def run_facts(trainer, module, counted, target) -> dict:

@@ -76,7 +76,8 @@ def recorder_class():
             if self.error is not None:
                 return func(*args, **kwargs)
             try:
-                args, kwargs = autocast.cast_arguments(func, args, kwargs, self.watcher.cuda_dtype if self.emulate else None)
+                emulated = self.watcher.cuda_dtype if self.emulate else None
+                args, kwargs = autocast.cast_arguments(func, args, kwargs, emulated)
                 names = {a.name: v for a, v in zip(func._schema.arguments, args, strict=False)}
                 site = raw_site(*op_name(func), _frames(), args, {**names, **kwargs},
                                 dtypes=floating_dtypes((args, kwargs)), autocast=self.watcher.active)
