@@ -118,5 +118,5 @@ def test_a_live_bitsandbytes_plugin_goes_through_the_hardware_rules():
     assert setting.plugin_calls[0].arguments["mode"].value == "nf4"
     v100, census = lookup("v100"), ModelCensus("m", 7_000_000_000, 7_000_000_000, 6_900_000_000)
     advice = recommend(v100, [setting], (), census, devices=1)
-    codes = {f.code for f in hardware_findings([setting], [], v100, advice, load_catalogue(), census)}
+    codes = {f.code for f in hardware_findings([setting], v100, advice, load_catalogue(), census)}
     assert "PRC308" in codes  # bnb computing in bf16, emulated below Ampere
