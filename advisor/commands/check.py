@@ -84,8 +84,8 @@ def _trace_scripts(args) -> list[str]:
     return scripts
 
 
-def _validated(report, args) -> bool:
-    """True when every script with a recommended fix trains fine under the recommended precision."""
+def _validated(report, args, target) -> bool:
+    """True when every script with a recommended fix trains fine under exactly the recommended precision."""
     from advisor.validate import ValidationError, validate_candidates
     precision = report.recommendation.precision if report.recommendation is not None else None
     scripts = sorted({f.path for f in report.findings if f.fix and f.fix.applicability == "recommended"})
@@ -95,15 +95,17 @@ def _validated(report, args) -> bool:
                   file=sys.stderr)
             return False
         try:
-            result = validate_candidates(script, [precision], model=args.model)
+            result = validate_candidates(script, [precision], model=args.model, target=target)
         except ValidationError as exc:
             print(f"prec-advisor: {script}: validation could not run ({exc}); recommended fixes not applied",
                   file=sys.stderr)
             return False
         entry = next(c for c in result["candidates"] if c["precision"] == precision)
-        verdict = "passed" if entry["passed"] else f"failed ({entry['reason']})"
+        exact = entry["passed"] and entry["effective_precision"] == precision  # never a fallback's pass
+        verdict = "passed" if exact else f"failed ({entry['reason']})" if entry["status"] == "fail" else entry["reason"]
         print(f"prec-advisor: {script}: {precision} {verdict} on {result['hardware']['name']}", file=sys.stderr)
-        if not entry["passed"]:
+        if not exact:
+            print(f"prec-advisor: {script}: recommended fixes not applied", file=sys.stderr)
             return False
     return True
 
@@ -176,7 +178,7 @@ def run(args) -> int:
     if args.fix or args.diff:
         from advisor.fix import fixer
         recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
-        recommended = target is not None and (not args.validate or _validated(report, args))
+        recommended = target is not None and (not args.validate or _validated(report, args, target))
         outcome = fixer.apply(report, recheck, "diff" if args.diff else "fix", args.unsafe_fixes, recommended,
                               sys.stdout, sys.stderr, config.fail_level)
         if args.diff:
