@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from advisor import engine
-
-from advisor.checks import amp as amp_rules
 from advisor.catalogue import Catalogue, load_catalogue
+from advisor.checks import amp as amp_rules
 from advisor.config import Config
 from advisor.engine import FileResult, Report
 from advisor.facts import ModelCensus
@@ -28,20 +26,20 @@ class Checker:
     catalogue: Catalogue
     index: OpIndex
     target: object = None  # an advisor.hardware.table.Gpu: turns on the hardware rules and the recommendation
-    census: Optional[ModelCensus] = None  # from --trace: sizes the quantization advice
+    census: ModelCensus | None = None  # from --trace: sizes the quantization advice
 
     @classmethod
-    def create(cls, config: Optional[Config] = None, target=None, census: Optional[ModelCensus] = None) -> "Checker":
+    def create(cls, config: Config | None = None, target=None, census: ModelCensus | None = None) -> Checker:
         config = config or Config()
         catalogue = load_catalogue(config.extra_rules)
         index = OpIndex.build(catalogue, (TARGET_TRIGGERS if target is not None else ()) + amp_rules.TRIGGERS,
                               (amp_rules.HALF_CALL,))
         return cls(config, catalogue, index, target, census)
 
-    def scan(self, paths: list[str], stdin: Optional[tuple] = None, jobs: Optional[int] = None) -> list[FileResult]:
+    def scan(self, paths: list[str], stdin: tuple | None = None, jobs: int | None = None) -> list[FileResult]:
         return engine.run(paths, self.config, self.catalogue, self.index, jobs=jobs, stdin=stdin)
 
-    def trace(self, scripts: list[str], model: Optional[str] = None, timeout: float = 120.0) -> list:
+    def trace(self, scripts: list[str], model: str | None = None, timeout: float = 120.0) -> list:
         """Trace the models of `scripts` in child processes (runs user code: opt-in);
         the largest model's census then sizes the quantization advice."""
         from advisor.trace.api import trace_script
@@ -70,13 +68,13 @@ class Checker:
         return report
 
 
-def check(paths: list[str], config: Optional[Config] = None, *, stdin: Optional[tuple] = None,
-          jobs: Optional[int] = None, target=None, census: Optional[ModelCensus] = None) -> Report:
+def check(paths: list[str], config: Config | None = None, *, stdin: tuple | None = None,
+          jobs: int | None = None, target=None, census: ModelCensus | None = None) -> Report:
     """Check files and folders (or one `(name, text)` from stdin) with a config."""
     checker = Checker.create(config, target, census)
     return checker.judge(checker.scan(paths, stdin, jobs))
 
 
-def check_text(text: str, path: str = "<string>", config: Optional[Config] = None, **options) -> Report:
+def check_text(text: str, path: str = "<string>", config: Config | None = None, **options) -> Report:
     """Check one source text as if it were the file `path` (options as for `check`)."""
     return check([path], config, stdin=(path, text), **options)

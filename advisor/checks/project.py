@@ -8,17 +8,22 @@ the call, naming the chain. One pass over the index the scanner built.
 from __future__ import annotations
 
 from collections import deque
-from typing import Optional
 
 from advisor import lightning
 from advisor.catalogue import Catalogue, Rule
+from advisor.checks.ops import (
+    canonical_op,
+    describe_context,
+    matched_detail,
+    matching_rules,
+    op_rules_for,
+    severity_for,
+)
 from advisor.facts import FileFacts, FunctionInfo, OpSite
 from advisor.findings import Finding, from_rule
 from advisor.fix.fp32 import device_type_for, fp32_region_fix
 from advisor.scan.opindex import OpIndex
 from advisor.scan.scanner import locate_call
-from advisor.checks.ops import (canonical_op, describe_context, matched_detail, matching_rules, op_rules_for,
-                              severity_for)
 
 ENTRY_CONTEXTS = ("forward", "step")
 
@@ -47,8 +52,8 @@ def _reachability(functions: dict[str, FunctionInfo]) -> dict[str, str]:
 
 def _site_values(site: OpSite, rule: Rule, op: str, context: str) -> dict:
     dtype = site.keywords.get("dtype")
-    return {"op": op, "context": context, "detail": matched_detail(site, rule), "base": op.rsplit(".", 1)[-1].rstrip("_"),
-            "dtype": dtype if isinstance(dtype, str) else "a half dtype"}
+    return {"op": op, "context": context, "detail": matched_detail(site, rule),
+            "base": op.rsplit(".", 1)[-1].rstrip("_"), "dtype": dtype if isinstance(dtype, str) else "a half dtype"}
 
 
 def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, texts: dict) -> list[Finding]:
@@ -59,7 +64,7 @@ def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, te
     reached = _reachability(functions)
     findings: list[Finding] = []
     performs: dict[str, list[tuple[Rule, OpSite]]] = {}
-    for file, site in ((file, site) for file in facts for site in file.ops):
+    for file, site in ((f, s) for f in facts for s in f.ops):
         if site.in_fp32_region:
             continue
         key = f"{file.module}.{site.function}" if site.function else None
@@ -90,7 +95,7 @@ def _once(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.source == "static" or (f.path, f.line, f.code) not in static]
 
 
-def _first_op(key: str, functions: dict, performs: dict, seen: set) -> Optional[tuple]:
+def _first_op(key: str, functions: dict, performs: dict, seen: set) -> tuple | None:
     """(rule, site, chain) of an op the function performs, directly or through project calls."""
     if key in seen:
         return None

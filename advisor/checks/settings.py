@@ -5,15 +5,14 @@ turns them into findings with the catalogue's wording.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional
 
 from advisor import lightning
-
-from advisor.fix import edits
 from advisor.catalogue import Catalogue
 from advisor.facts import Setting
 from advisor.findings import Finding, Fix, from_rule
+from advisor.fix import edits
 
 Hit = tuple  # (code, span, values: dict, fix: Optional[Fix])
 
@@ -25,7 +24,7 @@ class Context:
 
     text: str
     catalogue: Catalogue
-    torch_name: Optional[str] = None
+    torch_name: str | None = None
 
 
 def _replace_literal(code: str, catalogue: Catalogue, literal, new_value: str, title_values: dict) -> Fix:
@@ -56,7 +55,7 @@ def invalid_values(setting: Setting, ctx: Context) -> Iterator[Hit]:
         yield "PRC103", literal.span, values, fix
 
 
-def _precision_plugin(setting: Setting) -> Optional[str]:
+def _precision_plugin(setting: Setting) -> str | None:
     for name in setting.plugins:
         short = name.rsplit(".", 1)[-1]
         if lightning.SUFFIXED_PLUGINS.get(short, short) in lightning.PRECISION_PLUGINS:
@@ -114,7 +113,8 @@ def accelerator_conflicts(setting: Setting, ctx: Context) -> Iterator[Hit]:
         normalized = lightning.normalize(literal.value)
         values = {"value": literal.text, "accelerator": accelerator, "kind": setting.kind}
         if accelerator == "cpu" and normalized == "16-mixed":
-            yield "PRC107", literal.span, values, _replace_literal("PRC107", ctx.catalogue, literal, "bf16-mixed", values)
+            fix = _replace_literal("PRC107", ctx.catalogue, literal, "bf16-mixed", values)
+            yield "PRC107", literal.span, values, fix
         elif accelerator in ("cpu", "mps", "tpu") and normalized and normalized.startswith("transformer-engine"):
             yield "PRC108", literal.span, values, None
         elif accelerator == "mps" and normalized == "64-true":
@@ -136,7 +136,7 @@ SETTING_RULES = (legacy_values, invalid_values, precision_with_plugin, removed_a
                  accelerator_conflicts, plugin_namespaces)
 
 
-def setting_findings(setting: Setting, text: str, catalogue: Catalogue, torch_name: Optional[str] = None) -> list[Finding]:
+def setting_findings(setting: Setting, text: str, catalogue: Catalogue, torch_name: str | None = None) -> list[Finding]:
     ctx = Context(text, catalogue, torch_name)
     findings = []
     for rule_function in SETTING_RULES:

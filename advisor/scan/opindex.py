@@ -10,7 +10,7 @@ from functools import cached_property
 from advisor.catalogue import Catalogue
 
 # A file can hold a setting only if it names a Lightning entry point and passes something a setting
-# rule reads; `# noqa: PRC...` comments are read (for PRC002) wherever they are.
+# rule reads; noqa comments naming PRC codes are read (for PRC002) wherever they are.
 SETTING_NAMES = frozenset({"Trainer", "Fabric", "LightningCLI"})
 SETTING_TEXT = re.compile(r"precision\s*=|precision['\"]\s*:|Precision\w*\s*\(|\bamp_(?:backend|level)\b")
 NOQA_TRIGGER = r"noqa:[^\n]*PRC"
@@ -78,7 +78,7 @@ class OpIndex:
     patterns: list = field(default_factory=list)  # every op pattern: a site no pattern matches is not kept
 
     @classmethod
-    def build(cls, catalogue: Catalogue, extra_triggers=(), extra_patterns=()) -> "OpIndex":
+    def build(cls, catalogue: Catalogue, extra_triggers=(), extra_patterns=()) -> OpIndex:
         """`extra_triggers` are names, `extra_patterns` regexes that also make a file worth parsing."""
         index = cls(aliases=dict(catalogue.aliases), triggers=Triggers(extra_triggers, (NOQA_TRIGGER, *extra_patterns)))
         for rule in catalogue.op_rules():

@@ -11,17 +11,16 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from typing import Optional
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from advisor import lightning
+from advisor.checks.ops import pattern_matches
 from advisor.facts import Argument, FileFacts, FunctionInfo, Literal, OpSite, PluginCall, Setting, Span
 from advisor.scan.imports import Scopes, module_name_for
 from advisor.scan.noqa import noqa_lines
 from advisor.scan.opindex import OpIndex
-from advisor.checks.ops import pattern_matches
 from advisor.scan.values import FP32_DTYPES, INT_DTYPES, NOT_STATIC, branches, literal
 
 STEP_RE = re.compile(r"^(training|validation|test|predict)_step$|_step$")
@@ -55,7 +54,7 @@ class _Class:
     name: str
     kind: str  # "module" | "autograd" | "data" | "trainer" | "other"
     bases: tuple
-    setting_kind: Optional[str] = None
+    setting_kind: str | None = None
 
 
 class Scanner(cst.BatchableCSTVisitor):
@@ -70,7 +69,7 @@ class Scanner(cst.BatchableCSTVisitor):
         self.local_classes: dict[str, _Class] = {}
         self.functions: list[_Function] = []
         self.facts = FileFacts(path=path, module=self.module_name)
-        self.pending: list[tuple[object, cst.CSTNode, Optional[cst.CSTNode]]] = []  # (fact, node, statement)
+        self.pending: list[tuple[object, cst.CSTNode, cst.CSTNode | None]] = []  # (fact, node, statement)
         self.statements: list[cst.CSTNode] = []
         self.locate_calls = locate_calls
         self.call_spans: dict[tuple[str, str], Span] = {}
@@ -128,7 +127,8 @@ class Scanner(cst.BatchableCSTVisitor):
                 return "autograd"
             if last.endswith(DATA_BASE_SUFFIXES):
                 return "data"
-            if base in MODULE_BASES or lightning.is_lightning(base, "LightningModule") or base.startswith("torch_geometric.nn"):
+            if (base in MODULE_BASES or lightning.is_lightning(base, "LightningModule")
+                    or base.startswith("torch_geometric.nn")):
                 return "module"
         return "other"
 
@@ -153,7 +153,7 @@ class Scanner(cst.BatchableCSTVisitor):
         self.functions.pop()
 
     @staticmethod
-    def _function_context(owner: Optional[_Class], name: str) -> str:
+    def _function_context(owner: _Class | None, name: str) -> str:
         if owner is None:
             return "helper"
         if owner.kind == "data" or name in DATA_METHODS:
@@ -201,7 +201,7 @@ class Scanner(cst.BatchableCSTVisitor):
                     self._add_op(OpSite(op="operator.add", path=self.path, span=None, kind="function",
                                         keywords={"#0": value}, detail=self.module.code_for_node(side)), side)
 
-    def _local_callee(self, func: cst.BaseExpression) -> Optional[str]:
+    def _local_callee(self, func: cst.BaseExpression) -> str | None:
         if isinstance(func, cst.Name):
             return f"{self.module_name}.{func.value}"
         if (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self"
@@ -262,7 +262,7 @@ class Scanner(cst.BatchableCSTVisitor):
                for v in literals):
             return  # a variable or an expression: not static
         literal_facts = []
-        for leaf, val in zip(leaves, literals):
+        for leaf, val in zip(leaves, literals, strict=True):
             fact = Literal(value=val, text=self.module.code_for_node(leaf), span=None)
             literal_facts.append(fact)
             self.pending.append((("literal", setting, len(literal_facts) - 1), leaf, None))
@@ -298,7 +298,7 @@ class Scanner(cst.BatchableCSTVisitor):
             self.pending.append((call, item, None))
 
     # -- ops -------------------------------------------------------------------------
-    def _record_op(self, node: cst.Call, qualified: Optional[str]) -> None:
+    def _record_op(self, node: cst.Call, qualified: str | None) -> None:
         index = self.index
         if qualified:
             if not index.matches_function(qualified):
@@ -334,7 +334,7 @@ class Scanner(cst.BatchableCSTVisitor):
         site.in_fp32_region = (dtype in FP32_DTYPES) or (receiver_fp32 and any(casts))
         self._add_op(site, node)
 
-    def _subclass_base(self, method: str) -> Optional[str]:
+    def _subclass_base(self, method: str) -> str | None:
         for cls in reversed(self.classes):
             for base in cls.bases:
                 if method in self.index.subclass_methods.get(base, ()):
@@ -347,11 +347,11 @@ class Scanner(cst.BatchableCSTVisitor):
         self.facts.ops.append(site)
         self.pending.append((site, node, self._statement()))
 
-    def _statement(self) -> Optional[cst.CSTNode]:
+    def _statement(self) -> cst.CSTNode | None:
         return self.statements[-1] if self.statements else None
 
     # -- dtype knowledge -----------------------------------------------------------------
-    def _dtype_keyword(self, node: cst.Call) -> Optional[str]:
+    def _dtype_keyword(self, node: cst.Call) -> str | None:
         for arg in node.args:
             if arg.keyword is not None and arg.keyword.value == "dtype":
                 return self.scopes.qualify(arg.value)
@@ -395,7 +395,7 @@ class Scanner(cst.BatchableCSTVisitor):
         self.facts.noqa = noqa_lines(self.module.code)
         return self.facts
 
-    def _place(self, fact, where: Span, statement: Optional[Span]) -> None:
+    def _place(self, fact, where: Span, statement: Span | None) -> None:
         if isinstance(fact, Setting):
             fact.span = where
             fact.call_span = statement or where  # for settings, the "statement" is the whole call
@@ -428,7 +428,7 @@ def _span(code_range) -> Span:
     return Span(code_range.start.line, code_range.start.column + 1, code_range.end.line, code_range.end.column + 1)
 
 
-def _with_span(arg: Argument, where: Span, arg_span: Optional[Span] = None) -> Argument:
+def _with_span(arg: Argument, where: Span, arg_span: Span | None = None) -> Argument:
     return Argument(name=arg.name, text=arg.text, span=where, value=arg.value, static=arg.static, arg_span=arg_span)
 
 
@@ -448,7 +448,7 @@ def guard_parse(text: str, path: str) -> None:
             raise SyntaxError(f"{message} ({BOOL_OPERANDS_MAX})", (path, node.lineno, node.col_offset + 1, None))
 
 
-def scan(path: str, text: str, index: OpIndex, companions=()) -> tuple[FileFacts, Optional[cst.Module]]:
+def scan(path: str, text: str, index: OpIndex, companions=()) -> tuple[FileFacts, cst.Module | None]:
     """Facts of one file and its parsed module (None when no trigger word made it worth
     parsing); raises libcst.ParserSyntaxError or SyntaxError when it does not parse.
 
@@ -466,11 +466,12 @@ def scan(path: str, text: str, index: OpIndex, companions=()) -> tuple[FileFacts
     return scanner.finish(), module
 
 
-def locate_call(path: str, function: str, callee: str, index: OpIndex) -> Optional[Span]:
+def locate_call(path: str, function: str, callee: str, index: OpIndex) -> Span | None:
     """Where `function` (a qualname in `path`) first calls `callee`: a second, positioned
     scan of one file, paid only when a cross-file chain is actually reported."""
-    from advisor.scan import sourcefile
     from pathlib import Path
+
+    from advisor.scan import sourcefile
     try:
         module = cst.parse_module(sourcefile.read(Path(path)).text)
     except (sourcefile.InputError, cst.ParserSyntaxError):

@@ -17,9 +17,10 @@ where the curve's own noise vanishes.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 DEFAULT_TOLERANCE = 3.0
 DEFAULT_RTOL = 0.02
@@ -45,30 +46,30 @@ def _windows(values: Sequence[float]) -> list[float]:
     return [sum(values[i:i + width]) / width for i in range(len(values) - width + 1)]
 
 
-def spread(baseline: Sequence[float], repeat: Optional[Sequence[float]]) -> float:
+def spread(baseline: Sequence[float], repeat: Sequence[float] | None) -> float:
     """The largest windowed gap between two seed-identical baseline runs (0 when deterministic)."""
     if not repeat:
         return 0.0
-    return max((abs(g) for g in _windows([b - a for a, b in zip(baseline, repeat)])), default=0.0)
+    return max((abs(g) for g in _windows([b - a for a, b in zip(baseline, repeat, strict=False)])), default=0.0)
 
 
-def noise(baseline: Sequence[float], repeat: Optional[Sequence[float]] = None) -> float:
+def noise(baseline: Sequence[float], repeat: Sequence[float] | None = None) -> float:
     """The absolute loss change that means nothing: step noise, run-to-run spread or 1% of the early loss."""
-    steps = [abs(b - a) for a, b in zip(baseline, baseline[1:])]
+    steps = [abs(b - a) for a, b in itertools.pairwise(baseline)]
     return max(statistics.median(steps) if steps else 0.0, spread(baseline, repeat),
                EARLY_FRACTION * early_scale(baseline), 1e-12)
 
 
-def deviation(baseline: Sequence[float], losses: Sequence[float], repeat: Optional[Sequence[float]] = None,
+def deviation(baseline: Sequence[float], losses: Sequence[float], repeat: Sequence[float] | None = None,
               tolerance: float = DEFAULT_TOLERANCE, rtol: float = DEFAULT_RTOL) -> float:
     """The worst window's gap as a share of what that window allows (pass when <= 1)."""
     absolute = tolerance * noise(baseline, repeat)
-    gaps = _windows([c - b for b, c in zip(baseline, losses)])
+    gaps = _windows([c - b for b, c in zip(baseline, losses, strict=False)])
     levels = _windows([abs(b) for b in baseline[:len(losses)]])
-    return max((abs(gap) / (absolute + rtol * level) for gap, level in zip(gaps, levels)), default=0.0)
+    return max((abs(gap) / (absolute + rtol * level) for gap, level in zip(gaps, levels, strict=False)), default=0.0)
 
 
-def judge(baseline: Sequence[float], run: dict, repeat: Optional[Sequence[float]] = None,
+def judge(baseline: Sequence[float], run: dict, repeat: Sequence[float] | None = None,
           tolerance: float = DEFAULT_TOLERANCE, rtol: float = DEFAULT_RTOL) -> dict:
     """{"passed", "status", "reason", "deviation", "nan"} for one run against the baseline's losses."""
     losses = run.get("losses") or []

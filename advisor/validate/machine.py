@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import platform
 import sys
-from typing import Optional
 
 from advisor.hardware import detect as machine_detect
 from advisor.hardware import table as hardware
@@ -49,7 +48,7 @@ def advised(target: hardware.Gpu) -> list[str]:
     return [pick for pick in picks if pick and pick != "transformer-engine"]  # TE needs its own install
 
 
-def cap_memory(limit: Optional[int], device: str) -> None:
+def cap_memory(limit: int | None, device: str) -> None:
     """Cap the run's memory: CUDA's allocator by a fraction of the device (CUDA reserves far more
     address space than it uses, so RLIMIT_AS would fail it at start-up), else the address space."""
     if not limit:

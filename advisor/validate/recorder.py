@@ -9,7 +9,7 @@ is checked against the cap after every step.
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 
 def recorder_class(callback_base):
@@ -17,8 +17,8 @@ def recorder_class(callback_base):
     import torch
 
     class StepRecorder(callback_base):
-        def __init__(self, candidate: str, total: int, device: str, memory_cap: Optional[int],
-                     report: Optional[Callable[..., None]]):
+        def __init__(self, candidate: str, total: int, device: str, memory_cap: int | None,
+                     report: Callable[..., None] | None):
             self.candidate, self.total, self.device = candidate, total, device
             self.memory_cap = memory_cap if device == "cuda" else None  # the CPU cap is RLIMIT_AS
             self.report = report
@@ -38,22 +38,16 @@ def recorder_class(callback_base):
             self.matmul_precision = torch.get_float32_matmul_precision()
             self._step = trainer.global_step
 
-        def _sync(self):
-            if self.device == "cuda":
-                torch.cuda.synchronize()
-            elif self.device == "mps":
-                torch.mps.synchronize()
-
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             if self.batch_size is None:
                 self.batch_size = _batch_size(batch)
             if self._scale is None:
                 self._scale = _scale(trainer)
-            self._sync()
+            _synchronize(self.device)
             self._start = time.perf_counter()
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            self._sync()
+            _synchronize(self.device)
             self._time += time.perf_counter() - self._start
             loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
             self._loss += float(loss.detach().float()) if isinstance(loss, torch.Tensor) else float("nan")
@@ -68,13 +62,28 @@ def recorder_class(callback_base):
                 self.skipped += 1  # the GradScaler lowers its scale exactly when it skips a step
             self._loss = self._time = 0.0
             self._scale, self._step = None, trainer.global_step
-            if self.memory_cap and torch.cuda.max_memory_allocated() > self.memory_cap:
-                raise MemoryError(f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:,.0f} MiB is over "
-                                  f"the {self.memory_cap / 2**20:,.0f} MiB cap")
+            if self.memory_cap:
+                _check_memory(self.memory_cap)
             if self.report:
                 self.report(candidate=self.candidate, step=len(self.losses), total=self.total)
 
     return StepRecorder
+
+
+def _synchronize(device: str) -> None:
+    """Wait for the device, so a step's time includes its kernels."""
+    import torch
+    if device == "cuda":
+        torch.cuda.synchronize()
+    elif device == "mps":
+        torch.mps.synchronize()
+
+
+def _check_memory(cap: int) -> None:
+    import torch
+    peak = torch.cuda.max_memory_allocated()
+    if peak > cap:
+        raise MemoryError(f"peak GPU memory {peak / 2**20:,.0f} MiB is over the {cap / 2**20:,.0f} MiB cap")
 
 
 def _scale(trainer):

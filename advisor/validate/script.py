@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from advisor.lightning import normalize
 from advisor.scan import sourcefile
@@ -31,8 +30,8 @@ class ScriptSettings:
 
     trainer: dict = field(default_factory=dict)  # carried arguments, by name
     not_carried: list = field(default_factory=list)  # {"argument", "value", "reason"}
-    precision: Optional[str] = None  # the Trainer's precision= literal, as its Lightning 2.x value
-    matmul_precision: Optional[str] = None  # set by the script, or None for torch's default
+    precision: str | None = None  # the Trainer's precision= literal, as its Lightning 2.x value
+    matmul_precision: str | None = None  # set by the script, or None for torch's default
     matmul_source: str = "torch default"
 
     def to_json(self) -> dict:

@@ -8,7 +8,7 @@ run-to-run spread of the loss and of the speed, which the verdicts allow for.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Optional, Union
+from collections.abc import Callable, Iterable
 
 from advisor.hardware import table as hardware_table
 from advisor.isolation import run_isolated
@@ -27,10 +27,10 @@ class ValidationError(Exception):
 
 def validate_candidates(
     script: str,
-    candidates: Optional[Iterable[str]] = None,
+    candidates: Iterable[str] | None = None,
     *,
-    model: Optional[str] = None,
-    datamodule: Optional[str] = None,
+    model: str | None = None,
+    datamodule: str | None = None,
     synthetic: bool = False,
     steps: int = 50,
     warmup: int = 5,
@@ -38,9 +38,9 @@ def validate_candidates(
     tolerance: float = judge.DEFAULT_TOLERANCE,
     rtol: float = judge.DEFAULT_RTOL,
     timeout: float = 900.0,
-    memory_limit_bytes: Optional[int] = None,
-    target: Union[str, hardware_table.Gpu, None] = None,
-    on_progress: Optional[Callable[[dict], None]] = None,
+    memory_limit_bytes: int | None = None,
+    target: str | hardware_table.Gpu | None = None,
+    on_progress: Callable[[dict], None] | None = None,
 ) -> dict:
     """Train `32-true`, each candidate (default: the advisor's picks and the hardware's), then `32-true` again.
 
@@ -62,7 +62,7 @@ def validate_candidates(
     notify = on_progress or (lambda event: None)
     names = with_baseline(candidates) if candidates is not None else [BASELINE]
 
-    def run(name: str, index: int, count: Optional[int]) -> dict:
+    def run(name: str, index: int, count: int | None) -> dict:
         notify({"event": "start", "candidate": name, "index": index, "count": count})
         outcome = run_isolated(RUNNER, {**payload, "candidate": name}, timeout=timeout, on_progress=notify)
         notify({"event": "done", "candidate": name, "index": index, "count": count, "ok": outcome.ok})
@@ -117,7 +117,7 @@ def _report(script, payload, settings, runs, repeat, recommended, target, tolera
     }
 
 
-def _entry(run: dict, verdict: dict, samples: Optional[list] = None) -> dict:
+def _entry(run: dict, verdict: dict, samples: list | None = None) -> dict:
     keys = ("precision", "effective_precision", "plugin", "losses", "skipped_steps", "peak_memory_bytes", "note")
     timing = speed.summarize(samples if samples is not None else speed.window_samples(run.get("step_times_s") or []))
     per_step = run.get("samples_per_step")
@@ -132,7 +132,7 @@ def _verdict(outcome: dict, focus: dict) -> str:
     return f"no significant difference between {', '.join(outcome['tied'])}: {keep}"
 
 
-def _representative(found: dict, target: Optional[hardware_table.Gpu]) -> tuple[bool, str]:
+def _representative(found: dict, target: hardware_table.Gpu | None) -> tuple[bool, str]:
     """Whether these timings say something about the machine the advice is for."""
     if found["device"] == "cpu":
         return False, "ran on a CPU: timings say little about a GPU"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 TARGET_WINDOWS = 8
 RUN_TO_RUN_FLOOR = 0.05
@@ -42,7 +42,7 @@ def summarize(samples: Sequence[float]) -> dict:
     return {"step_time_s": mean, "ci_s": half, "windows": len(samples)}
 
 
-def run_to_run(first: Optional[float], second: Optional[float]) -> float:
+def run_to_run(first: float | None, second: float | None) -> float:
     """Relative difference of two identical runs' mean step times, floored at RUN_TO_RUN_FLOOR."""
     if not first or not second:
         return RUN_TO_RUN_FLOOR
