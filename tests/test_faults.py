@@ -110,16 +110,16 @@ def test_validate_candidates_that_raise_hang_exit_or_hog_are_judged_failed_in_va
     (tmp_path / "faulty.py").write_text(FAULTY)
     start = time.monotonic()
     result = run_cli("validate", "faulty.py", "--synthetic", "--candidates", "bf16-mixed,bf16-true,16-true,64-true",
-                     "--steps", "2", "--warmup", "1", "--timeout", "10", "--memory-limit", "8192",
+                     "--steps", "2", "--warmup", "1", "--timeout", "60", "--memory-limit", "8192",
                      "--format", "json", cwd=tmp_path)
-    assert time.monotonic() - start < 90
+    assert time.monotonic() - start < 300  # the hang costs its 60 s timeout; a loaded machine needs the rest
     assert result.returncode == 1, result.stderr
     data = json.loads(result.stdout)
     runs = {c["precision"]: c for c in data["candidates"]}
     assert runs["32-true"]["passed"] and data["winner"] == "32-true"
     expected = {
         "bf16-mixed": "RuntimeError: user bug in training_step (at faulty.py:",
-        "bf16-true": "timed out after 10 s",
+        "bf16-true": "timed out after 60 s",
         "16-true": "child process exited with status 5 before finishing",
         "64-true": "MemoryError",
     }

@@ -73,6 +73,8 @@ def validate_candidates(
     if runs[0].get("error"):
         cause = "" if runs[0]["error_type"] == "ModelLoadError" else f"baseline {BASELINE} failed: "
         raise ValidationError(cause + runs[0]["error"])
+    if any(not math.isfinite(x) for x in runs[0]["losses"]):
+        raise ValidationError(f"baseline {BASELINE} loss is not finite; fix the model in fp32 first")
     found = runs[0]["hardware"]
     advice = advised(target or target_for(found))
     if candidates is None:
@@ -87,8 +89,6 @@ def validate_candidates(
 
 def _report(script, payload, settings, runs, repeat, recommended, target, tolerance, rtol) -> dict:
     baseline = runs[0]
-    if any(not math.isfinite(x) for x in baseline["losses"]):
-        raise ValidationError(f"baseline {BASELINE} loss is not finite; fix the model in fp32 first")
     repeat_losses = None if repeat.get("error") else repeat["losses"]
     entries = [_entry(run, judge.judge(baseline["losses"], run, repeat_losses, tolerance, rtol)) for run in runs[1:]]
     base_samples = speed.window_samples(baseline["step_times_s"])
