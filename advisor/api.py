@@ -58,11 +58,11 @@ class Checker:
         reported = {(f.path, f.line) for f in report.findings if f.code.startswith("PRC2")}
         fp32_ops = [op for f in report.facts for op in f.ops if (op.path, op.span.line) in reported]
         recommendation = recommend(self.target, report.settings, fp32_ops, self.census, devices=self.config.devices)
+        noqa = {f.path: f.noqa for f in report.facts}
         extra = hardware_findings(report.settings, [op for f in report.facts for op in f.ops], self.target,
-                                  recommendation, self.catalogue, self.census)
+                                  recommendation, self.catalogue, self.census, noqa)
         capability = self.target.compute_capability if self.target.kind == "cuda" else None
-        extra += amp_rules.ecosystem_target_findings([f.amp for f in report.facts if f.amp], capability,
-                                                     self.catalogue)
+        extra += amp_rules.target_findings([f.amp for f in report.facts if f.amp], capability, self.catalogue, noqa)
         engine.add_findings(report, extra, self.config)
         report.recommendation = recommendation
         return report

@@ -19,8 +19,9 @@ from advisor.checks.ops import (
     op_rules_for,
     severity_for,
 )
+from advisor.checks.registry import Hit, report
 from advisor.facts import FileFacts, FunctionInfo, OpSite
-from advisor.findings import Finding, from_rule
+from advisor.findings import Finding
 from advisor.fix.fp32 import device_type_for, fp32_region_fix
 from advisor.scan.opindex import OpIndex
 from advisor.scan.scanner import locate_call
@@ -62,6 +63,7 @@ def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, te
     rules = op_rules_for(catalogue, fp16_possible)
     functions = {f"{info.module}.{name}": info for f in facts for name, info in f.functions.items()}
     reached = _reachability(functions)
+    noqa = {file.path: file.noqa for file in facts}
     findings: list[Finding] = []
     performs: dict[str, list[tuple[Rule, OpSite]]] = {}
     for file, site in ((f, s) for f in facts for s in f.ops):
@@ -83,10 +85,10 @@ def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, te
             fix = (fp32_region_fix(site, texts[site.path], file.imports_torch_as, rule, device_type_for(file))
                    if site.path in texts else None)
             extra = {"context": context, **({"chain": list(site.chain)} if site.chain else {})}
-            findings.append(from_rule(rule, site.path, site.span, values, fix=fix, severity=severity, op=op,
-                                      source=site.source, noqa_lines=statement, extra=extra))
-    findings += _chain_findings(functions, reached, performs, true_half, index)
-    return _once(findings)
+            hit = Hit(site.span, values, fix.edits if fix else (), statement, severity, op, site.source, extra)
+            findings.append(report(rule, site.path, hit, noqa.get(site.path)))
+    findings += _chain_findings(functions, reached, performs, true_half, index, noqa)
+    return _once([f for f in findings if f is not None])
 
 
 def _once(findings: list[Finding]) -> list[Finding]:
@@ -112,7 +114,8 @@ def _first_op(key: str, functions: dict, performs: dict, seen: set) -> tuple | N
     return None
 
 
-def _chain_findings(functions: dict, reached: dict, performs: dict, true_half: bool, index: OpIndex) -> list[Finding]:
+def _chain_findings(functions: dict, reached: dict, performs: dict, true_half: bool, index: OpIndex,
+                    noqa: dict) -> list[Finding]:
     findings = []
     for key, info in functions.items():
         if info.context not in ENTRY_CONTEXTS and key not in reached:
@@ -129,6 +132,7 @@ def _chain_findings(functions: dict, reached: dict, performs: dict, true_half: b
             chain = (target.qualname, *chain)
             context = f"{describe_context('forward', None)}, through `{'` -> `'.join(chain)}`"
             values = _site_values(site, rule, target.qualname, context)
-            findings.append(from_rule(rule, info.path, span, values, severity=severity_for(rule, "forward", true_half),
-                                      op=canonical_op(site, rule), extra={"context": "forward", "chain": list(chain)}))
+            hit = Hit(span, values, severity=severity_for(rule, "forward", true_half), op=canonical_op(site, rule),
+                      extra={"context": "forward", "chain": list(chain)})
+            findings.append(report(rule, info.path, hit, noqa.get(info.path)))
     return findings

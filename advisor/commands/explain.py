@@ -1,14 +1,17 @@
 """`prec-advisor explain CODE`: a rule's page, ruff style; also renders docs/rules.md.
 
-The page is built from the catalogue alone, so the docs, `explain` and the
-tests all read the same examples.
+The page is built from the catalogue's examples, so the docs, `explain` and
+the tests all read the same ones: "Use instead" is the first invalid
+example's `fixed` text (what --fix makes of it, checked by the tests), and
+a fix title worded from the finding's values is the one the checker gives
+that example.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from advisor.catalogue import Catalogue, Rule, load_catalogue
+from advisor.catalogue import Catalogue, Example, Rule, load_catalogue
 
 FIX_SAFETY = {
     "none": "No automatic fix: the message says what to change.",
@@ -26,6 +29,25 @@ def _example_block(example) -> str:
     return f"```python\n{example.code.rstrip()}{options}\n```"
 
 
+def _fix_title(rule: Rule) -> str:
+    """The fix title as the checker words it for the rule's examples ("" when none of them gets a fix)."""
+    if rule.fix == "none" or "{" not in rule.fix_title:
+        return rule.fix_title
+    from advisor.checks.examples import check_example  # runs the checker: only for titles with values
+    for example in rule.invalid:
+        for finding in check_example(example).findings:
+            if finding.code == rule.code and finding.fix is not None:
+                return finding.fix.title
+    return ""
+
+
+def _use_instead(rule: Rule) -> Example:
+    first = rule.invalid[0] if rule.invalid else None
+    if first is not None and first.fixed is not None:
+        return Example(first.fixed, first.options)
+    return rule.valid[0]
+
+
 def rule_page(rule: Rule, heading: str = "#") -> str:
     parts = [f"{heading} {rule.name} ({rule.code})", "",
              f"Severity: {rule.severity}. Fix: {rule.fix}.", "",
@@ -33,9 +55,10 @@ def rule_page(rule: Rule, heading: str = "#") -> str:
              f"{heading}# Why is this bad?", rule.rationale, ""]
     if rule.invalid:
         parts += [f"{heading}# Example", _example_block(rule.invalid[0]), ""]
-    if rule.valid:
-        parts += ["Use instead:", _example_block(rule.valid[0]), ""]
-    parts += [f"{heading}# Fix safety", FIX_SAFETY[rule.fix] + (f" ({rule.fix_title})" if rule.fix_title else ""), ""]
+    if rule.valid or rule.invalid and rule.invalid[0].fixed is not None:
+        parts += ["Use instead:", _example_block(_use_instead(rule)), ""]
+    title = _fix_title(rule)
+    parts += [f"{heading}# Fix safety", FIX_SAFETY[rule.fix] + (f" ({title})" if title else ""), ""]
     if rule.patterns:
         targets = sorted({p.target for p in rule.patterns if not p.aten})
         parts += [f"{heading}# Matches", ", ".join(f"`{t}`" for t in targets), ""]
