@@ -71,7 +71,7 @@ def _run(payload: dict, report: bool) -> dict:
         "hardware": hardware,
         "effective_precision": payload["candidate"] if plugin else effective_precision(trainer, device),
         "plugin": description or type(trainer.precision_plugin).__name__,
-        "note": note,
+        "note": note or None,
         "trainer_notes": trainer_notes,
         "matmul_precision": recorder.matmul_precision,
         "losses": recorder.losses,
