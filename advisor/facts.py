@@ -125,6 +125,7 @@ class OpSite:
     source: str = "static"  # "static" | "trace"
     chain: tuple = ()  # for cross-file reports: the call chain that reaches the op
     statement_span: Span | None = None  # the enclosing simple statement, for fixes
+    observed: str = ""  # traced sites: what ran (dtype, precision, library chain), for the message
 
 
 @dataclass

@@ -40,8 +40,7 @@ def examples(kind):
 
 
 def test_codes_are_in_the_reserved_ranges():
-    codes = {rule.code for rule in RULES}
-    assert codes == {f"PRC12{i}" for i in range(4)} | {f"PRC30{i}" for i in range(1, 10)}
+    assert all(re.fullmatch(r"PRC12[0-9]|PRC30[1-9]", rule.code) for rule in RULES)
     for rule in RULES:
         assert rule.references and rule.invalid and rule.valid
         assert (rule.fix == "none") == (not rule.fix_title)

@@ -80,7 +80,8 @@ def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, te
             if severity is None:
                 continue
             op = canonical_op(site, rule)
-            values = _site_values(site, rule, op, describe_context(context, reached_from))
+            where = describe_context(context, reached_from)
+            values = _site_values(site, rule, op, f"{where} {site.observed}" if site.observed else where)
             statement = (site.statement_span.end_line,) if site.statement_span else ()
             fix = (fp32_region_fix(site, texts[site.path], file.imports_torch_as, rule, device_type_for(file))
                    if site.path in texts else None)

@@ -15,18 +15,30 @@ from advisor.catalogue import Catalogue, Example, Rule, load_catalogue
 
 FIX_SAFETY = {
     "none": "No automatic fix: the message says what to change.",
-    "safe": "The fix is safe: it keeps behaviour (Lightning already runs what the new spelling says) "
+    "safe": "The fix is safe: it keeps behaviour (the new spelling runs what the old one did) "
             "and `--fix` applies it.",
     "recommended": "The fix applies the advisor's recommendation for the hardware target: `--fix` applies it "
                    "only when a target is known (`--gpu`, `target-gpu` in the config, or `--detect`).",
-    "unsafe": "The fix is unsafe: it changes what runs (it moves work to FP32), so `--fix` applies it only "
+    "unsafe": "The fix is unsafe: it changes what runs (results can differ), so `--fix` applies it only "
               "with `--unsafe-fixes`; review the diff (`--diff --unsafe-fixes`).",
 }
 
 
-def _example_block(example) -> str:
-    options = "".join(f"  # with --{k} {v}" for k, v in example.options)
-    return f"```python\n{example.code.rstrip()}{options}\n```"
+def _count(number: int) -> str:
+    return f"{number / 1e9:g}B" if number >= 1e9 else f"{number / 1e6:g}M"
+
+
+def _example_block(example: Example) -> str:
+    """The example's code, with the check it needs as a trailing comment: the CLI's `--gpu`, and
+    for census rules the model `--trace` would measure."""
+    options = example.options_dict
+    needs = [f"--gpu {options['gpu']}"] if "gpu" in options else []
+    if "params" in options:
+        linear = options.get("linear_params", 0)
+        needs.append(f"--trace of a model with {_count(options['params'])} parameters, "
+                     f"{_count(linear) if linear else 'none'} in nn.Linear")
+    comment = f"  # with {'; '.join(needs)}" if needs else ""
+    return f"```python\n{example.code.rstrip()}{comment}\n```"
 
 
 def _fix_title(rule: Rule) -> str:
