@@ -66,8 +66,7 @@ class Checker:
         fp32_ops = [op for f in report.facts for op in f.ops if (op.path, op.span.line) in reported]
         recommendation = recommend(self.target, report.settings, fp32_ops, self.census, devices=self.config.devices)
         noqa = {f.path: f.noqa for f in report.facts}
-        extra = hardware_findings(report.settings, [op for f in report.facts for op in f.ops], self.target,
-                                  recommendation, self.catalogue, self.census, noqa)
+        extra = hardware_findings(report.settings, self.target, recommendation, self.catalogue, self.census, noqa)
         capability = self.target.compute_capability if self.target.kind == "cuda" else None
         extra += amp_rules.target_findings([f.amp for f in report.facts if f.amp], capability, self.catalogue, noqa)
         engine.add_findings(report, extra, self.config)

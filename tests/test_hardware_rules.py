@@ -22,7 +22,7 @@ def findings_for(code: str, gpu: str, params=None, linear_params=None):
     target = lookup(gpu)
     census = ModelCensus("example", params, params, linear_params) if params else None
     rec = recommend(target, facts.settings, facts.ops, census)
-    return hardware_findings(facts.settings, facts.ops, target, rec, CATALOGUE, census)
+    return hardware_findings(facts.settings, target, rec, CATALOGUE, census)
 
 
 def apply(code: str, finding) -> str:

@@ -263,7 +263,6 @@ def bnb_int8_slow_gpu(bnb: BnbOnTarget) -> Iterator[Hit]:
 
 def hardware_findings(
     settings: Sequence[Setting],
-    ops,
     target: Gpu,
     recommendation: Recommendation | None,
     catalogue: Catalogue,
@@ -272,9 +271,8 @@ def hardware_findings(
 ) -> list:
     """Findings of PRC120-PRC123 and PRC301-PRC309 for `settings` trained on `target`.
 
-    `ops` is accepted for symmetry with `recommend` (the FP32-op advice lives
-    in the recommendation's reasons); census-dependent rules need `census`;
-    `noqa` maps a path to its `# noqa` lines (the call's closing line counts).
+    The FP32-op advice lives in the recommendation's reasons; census-dependent
+    rules need `census`; `noqa` maps a path to its `# noqa` lines (the call's closing line counts).
     """
     noqa = noqa or {}
     findings = []
