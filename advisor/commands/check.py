@@ -140,7 +140,8 @@ def execute(request: CheckRequest) -> int:
     if request.fixes:
         from advisor.fix import fixer
         recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
-        recommended = checker.target is not None and (not request.validate or _validated(report, request))
+        recommended = checker.target is not None and (
+            not request.validate or _validated(report, request, checker.target))
         outcome = fixer.apply(report, recheck, "diff" if request.diff else "fix", request.unsafe_fixes, recommended,
                               sys.stdout, sys.stderr, checker.config.fail_level)
         if request.diff:
@@ -200,10 +201,6 @@ def _trace_scripts(request: CheckRequest) -> list[str]:
     return scripts
 
 
-<<<<<<< HEAD
-def _validated(report, args, target) -> bool:
-    """True when every script with a recommended fix trains fine under exactly the recommended precision."""
-=======
 def _fix_stdin(checker: api.Checker, results, request: CheckRequest, source: sourcefile.SourceFile, judge) -> int:
     """`-` with --fix/--diff: the fixed text (or its diff) goes to stdout, like ruff."""
     from advisor.fix import fixer
@@ -221,9 +218,8 @@ def _fix_stdin(checker: api.Checker, results, request: CheckRequest, source: sou
     return EXIT_FINDINGS if failed else EXIT_OK
 
 
-def _validated(report, request: CheckRequest) -> bool:
-    """True when every script with a recommended fix trains fine under the recommended precision."""
->>>>>>> main
+def _validated(report, request: CheckRequest, target) -> bool:
+    """True when every script with a recommended fix trains fine under exactly the recommended precision."""
     from advisor.validate import ValidationError, validate_candidates
     precision = report.recommendation.precision if report.recommendation is not None else None
     scripts = sorted({f.path for f in report.findings if f.fix and f.fix.applicability == "recommended"})
@@ -233,11 +229,7 @@ def _validated(report, request: CheckRequest) -> bool:
                   file=sys.stderr)
             return False
         try:
-<<<<<<< HEAD
-            result = validate_candidates(script, [precision], model=args.model, target=target)
-=======
-            result = validate_candidates(script, [precision], model=request.model)
->>>>>>> main
+            result = validate_candidates(script, [precision], model=request.model, target=target)
         except ValidationError as exc:
             print(f"prec-advisor: {script}: validation could not run ({exc}); recommended fixes not applied",
                   file=sys.stderr)
@@ -252,86 +244,8 @@ def _validated(report, request: CheckRequest) -> bool:
     return True
 
 
-<<<<<<< HEAD
-def _render(args, report, catalogue, out, models=None) -> None:
-    if args.format == "json":
-        output.render_json(report, out, models)
-    elif args.format == "sarif":
-        output.render_sarif(report, catalogue, out)
-    elif args.format == "github":
-        output.render_github(report, out)
-    else:
-        color = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
-        output.render_text(report, out, color=color, show_source=args.show_source, statistics=args.statistics,
-                           quiet=args.quiet, models=models)
-
-
-def _read_stdin(args) -> sourcefile.SourceFile:
-    """The code piped in, decoded as a file is (BOM, coding cookie, NUL bytes), not by the locale.
-
-    An input that cannot be decoded is a one-line error; with --fix its bytes
-    still go back to stdout unchanged, so an editor piping its buffer keeps it.
-    """
-    raw = sys.stdin.buffer.read()
-    try:
-        return sourcefile.decode(args.stdin_filename or "-", raw)
-    except sourcefile.InputError:
-        if args.fix and not args.diff:
-            sys.stdout.buffer.write(raw)
-        raise
-
-
-def _fix_stdin(checker, results, args, source: sourcefile.SourceFile, judge) -> int:
-    """`-` with --fix/--diff: the fixed text (or its diff) goes to stdout, like ruff."""
-    from advisor.fix import fixer
-    recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
-    plan = fixer.plan_fixes(judge(results), recheck, args.unsafe_fixes, checker.target is not None,
-                            {source.path: source})
-    state = plan.files.get(source.path)
-    if args.diff:
-        sys.stdout.write(fixer.unified_diff(state) if state and state.changed else "")
-        return EXIT_FINDINGS if state and state.changed else EXIT_OK
-    sys.stdout.flush()
-    sys.stdout.buffer.write(sourcefile.encode(source, state.text) if state and state.changed else source.raw)
-    return EXIT_FINDINGS if plan.report.failed(checker.config.fail_level) and not args.exit_zero else EXIT_OK
-
-
-def run(args) -> int:
-    try:
-        config = _config(args)
-        target = _target(args, config)
-        checker = api.Checker.create(config, target)
-    except (ConfigError, CatalogueError, ValueError) as exc:  # hardware.UnknownGpu names the closest GPUs
-        print(f"prec-advisor: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    try:
-        source = _read_stdin(args) if args.paths == ["-"] else None
-    except sourcefile.InputError as exc:
-        print(f"prec-advisor: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    stdin = (source.path, source.text) if source is not None else None
-    results = checker.scan(args.paths, stdin, args.jobs)
-    traced = checker.trace(_trace_scripts(args), args.model, args.trace_timeout, results,
-                           project_roots(args.paths, config.root)) if args.trace else []
-    extra_ops = [site for t in traced for site in t.ops]
-    judge = lambda fresh: checker.judge(fresh, extra_ops)  # noqa: E731 - --fix passes re-judge the same way
-    if stdin is not None and (args.fix or args.diff):
-        return _fix_stdin(checker, results, args, source, judge)
-    report = judge(results)
-    fix_exit = EXIT_OK
-    if args.fix or args.diff:
-        from advisor.fix import fixer
-        recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
-        recommended = target is not None and (not args.validate or _validated(report, args, target))
-        outcome = fixer.apply(report, recheck, "diff" if args.diff else "fix", args.unsafe_fixes, recommended,
-                              sys.stdout, sys.stderr, config.fail_level)
-        if args.diff:
-            return outcome.exit_code
-        report, fix_exit = outcome.report, outcome.exit_code
-=======
 def _report(request: CheckRequest, checker: api.Checker, report, traced: list, fix_exit: int) -> int:
     """Print the report in the asked format; the exit status."""
->>>>>>> main
     trace_errors = [error for t in traced for error in t.errors]
     report.errors += len(trace_errors)  # a model that could not be traced is an input we could not check
     out, models = sys.stdout, [m for t in traced for m in t.models] if request.trace else None
