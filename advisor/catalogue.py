@@ -29,7 +29,7 @@ RULE_KEYS = {
 PATTERN_KEYS = {"function", "method", "module", "subclass", "aten", "keyword", "position", "equals", "in", "not_in",
                 "above", "below", "default", "op"}
 FIX_KINDS = ("none",) + APPLICABILITIES
-EXAMPLE_OPTIONS = {"gpu", "params", "linear_params"}
+EXAMPLE_OPTIONS = {"gpu", "params", "linear_params", "trainable_params"}
 
 
 class CatalogueError(Exception):

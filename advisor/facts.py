@@ -140,6 +140,8 @@ class FileFacts:
     functions: dict[str, FunctionInfo] = field(default_factory=dict)
     imports_torch_as: str | None = None  # how the file names torch ("torch", "T"...), for fixes
     amp: object | None = None  # advisor.checks.amp.AmpFacts: what the PRC4xx target rules need
+    optimizers: list[tuple[str, dict]] = field(default_factory=list)  # (qualified class, static keywords) built
+    init_module: bool = False  # a model is built under trainer.init_module() / fabric.init_module()
 
 
 @dataclass

@@ -51,10 +51,25 @@ def _reachability(functions: dict[str, FunctionInfo]) -> dict[str, str]:
     return reached
 
 
-def _site_values(site: OpSite, rule: Rule, op: str, context: str) -> dict:
+KERNELS = {  # PRC203's words for where the model runs
+    "cuda": "CUDA has no fp16/bf16 kernels for decompositions and solves (\"not implemented for 'Half'\"), "
+            "and CUDA autocast does not upcast them",
+    "cpu": "the CPU has no fp16/bf16 kernels for decompositions and solves (\"Low precision dtypes not "
+           "supported\"); CPU autocast upcasts them, -true half precision does not",
+}
+
+
+def _device(facts: list[FileFacts]) -> str:
+    """"cpu" when every setting that names an accelerator names the CPU, else "cuda"."""
+    named = {s.accelerator.lower() for f in facts for s in f.settings if s.accelerator}
+    return "cpu" if named == {"cpu"} else "cuda"
+
+
+def _site_values(site: OpSite, rule: Rule, op: str, context: str, device: str = "cuda") -> dict:
     dtype = site.keywords.get("dtype")
     return {"op": op, "context": context, "detail": matched_detail(site, rule),
-            "base": op.rsplit(".", 1)[-1].rstrip("_"), "dtype": dtype if isinstance(dtype, str) else "a half dtype"}
+            "base": op.rsplit(".", 1)[-1].rstrip("_"), "dtype": dtype if isinstance(dtype, str) else "a half dtype",
+            "kernels": KERNELS[device]}
 
 
 def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, texts: dict) -> list[Finding]:
@@ -63,6 +78,7 @@ def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, te
     rules = op_rules_for(catalogue, fp16_possible)
     functions = {f"{info.module}.{name}": info for f in facts for name, info in f.functions.items()}
     reached = _reachability(functions)
+    device = _device(facts)
     noqa = {file.path: file.noqa for file in facts}
     findings: list[Finding] = []
     performs: dict[str, list[tuple[Rule, OpSite]]] = {}
@@ -81,7 +97,7 @@ def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, te
                 continue
             op = canonical_op(site, rule)
             where = describe_context(context, reached_from)
-            values = _site_values(site, rule, op, f"{where} {site.observed}" if site.observed else where)
+            values = _site_values(site, rule, op, f"{where} {site.observed}" if site.observed else where, device)
             statement = (site.statement_span.end_line,) if site.statement_span else ()
             fix = (fp32_region_fix(site, texts[site.path], file.imports_torch_as, rule, device_type_for(file))
                    if site.path in texts else None)

@@ -10,9 +10,10 @@ from functools import cached_property
 from advisor.catalogue import Catalogue
 
 # A file can hold a setting only if it names a Lightning entry point and passes something a setting
-# rule reads; noqa comments naming PRC codes are read (for PRC002) wherever they are.
+# rule reads (`**cfg` may hold the precision: PRC112); noqa comments naming PRC codes are read (for PRC002)
+# wherever they are.
 SETTING_NAMES = frozenset({"Trainer", "Fabric", "LightningCLI"})
-SETTING_TEXT = re.compile(r"precision\s*=|precision['\"]\s*:|Precision\w*\s*\(|\bamp_(?:backend|level)\b")
+SETTING_TEXT = re.compile(r"precision\s*=|precision['\"]\s*:|Precision\w*\s*\(|\bamp_(?:backend|level)\b|\*\*[A-Za-z_]")
 NOQA_TRIGGER = r"noqa:[^\n]*PRC"
 NUMBER_ABOVE_FP16 = r"\d[eE]\+?[5-9]|\d[eE]\+?\d\d|finfo|\b\d{6,}(?:\.\d*)?\s*\)"  # 1e5.., 1e10.., finfo, 100000)
 NUMBER_BELOW_FP16 = r"\d[eE]-(?:[89]|\d\d)"  # 1e-8, 1e-12, ...

@@ -38,6 +38,8 @@ EXTERNAL_ROOTS = frozenset({"torch", "numpy", "lightning", "pytorch_lightning", 
 INT_METHODS = ("long", "int", "bool", "short")
 BOOL_OPERANDS_MAX = 1000  # libcst nests one level per `and`/`or`: about 7,000 overflow an 8 MB stack
 BOOL_WORD_RE = re.compile(r"\b(?:and|or)\b")
+OPTIMIZER_PREFIXES = ("torch.optim.", "bitsandbytes.optim.")  # constructors the memory model reads
+OPTIMIZER_KEYWORDS = ("momentum", "optim_bits")
 
 
 @dataclass
@@ -73,6 +75,9 @@ class Scanner(cst.BatchableCSTVisitor):
         self.statements: list[cst.CSTNode] = []
         self.locate_calls = locate_calls
         self.call_spans: dict[tuple[str, str], Span] = {}
+        # name -> the expression it was bound to: module constants, then per open function its
+        # parameter defaults (None once a name is bound twice: its value is no longer known)
+        self.bindings: list[dict[str, cst.BaseExpression | None]] = [{}]
 
     # -- scopes ---------------------------------------------------------------
     def visit_Import(self, node: cst.Import) -> None:
@@ -96,6 +101,21 @@ class Scanner(cst.BatchableCSTVisitor):
             self.assigned_calls[-1][name] = value
         if self.functions:
             self._track_dtype(name, value)
+        if not self.classes or self.functions:
+            self._bind(name, value)
+
+    def _bind(self, name: str, value: cst.BaseExpression | None) -> None:
+        scope = self.bindings[-1]
+        scope[name] = None if name in scope else value
+
+    def _bound_value(self, node: cst.BaseExpression) -> cst.BaseExpression:
+        """A name's single bound expression (a module constant or a parameter default), else the node."""
+        if not isinstance(node, cst.Name):
+            return node
+        for scope in reversed(self.bindings):
+            if node.value in scope:
+                return scope[node.value] or node
+        return node
 
     def _track_dtype(self, name: str, value: cst.BaseExpression) -> None:
         function = self.functions[-1]
@@ -146,8 +166,12 @@ class Scanner(cst.BatchableCSTVisitor):
         info = FunctionInfo(qualname=qualname, path=self.path, module=self.module_name, context=context)
         self.facts.functions.setdefault(qualname, info)
         self.functions.append(_Function(qualname, context, self.facts.functions[qualname]))
+        params = node.params
+        self.bindings.append({param.name.value: param.default for param in
+                              (*params.posonly_params, *params.params, *params.kwonly_params)})
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.bindings.pop()
         self.scopes.pop()
         self.assigned_calls.pop()
         self.functions.pop()
@@ -186,12 +210,22 @@ class Scanner(cst.BatchableCSTVisitor):
         if kind:
             self._record_setting(kind, qualified, node)
         self._record_op(node, qualified)
+        self._record_training(node, qualified)
         if self.functions:
             callee = qualified or self._local_callee(node.func)
             if callee and callee.split(".")[0] not in EXTERNAL_ROOTS:
                 self.functions[-1].info.calls.append((callee, None))  # located later, only if reported
                 if self.locate_calls:
                     self.pending.append((("call", self.functions[-1].qualname, callee), node, None))
+
+    def _record_training(self, node: cst.Call, qualified: str | None) -> None:
+        """What the memory model needs: optimizers built, and whether a model is built under init_module()."""
+        if qualified and (qualified.startswith(OPTIMIZER_PREFIXES) or qualified.endswith(".Adafactor")):
+            keywords = {arg.keyword.value: literal(arg.value, self.scopes.qualify) for arg in node.args
+                        if arg.keyword is not None and arg.keyword.value in OPTIMIZER_KEYWORDS}
+            self.facts.optimizers.append((qualified, keywords))
+        elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "init_module":
+            self.facts.init_module = True
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Add) and self.index.matches_function("operator.add"):
@@ -256,7 +290,7 @@ class Scanner(cst.BatchableCSTVisitor):
         return None
 
     def _record_precision(self, setting: Setting, value: cst.BaseExpression) -> None:
-        leaves = branches(value)
+        leaves = [self._bound_value(leaf) for leaf in branches(self._bound_value(value))]
         literals = [literal(leaf, self.scopes.qualify) for leaf in leaves]
         if any(v is NOT_STATIC or (isinstance(v, str) and "." in v and v not in lightning.VALID_PRECISIONS)
                for v in literals):
