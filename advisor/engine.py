@@ -28,7 +28,7 @@ from advisor.catalogue import Catalogue
 from advisor.config import Config
 from advisor.facts import FileFacts, Span
 from advisor.findings import Finding, from_rule
-from advisor.checks.project import op_findings
+from advisor.checks.project import Project, op_findings
 from advisor.scan.opindex import OpIndex
 from advisor.scan.scanner import scan
 from advisor.checks.settings import setting_findings
@@ -64,16 +64,24 @@ def _error_finding(catalogue: Catalogue, error: sourcefile.InputError) -> Findin
     return from_rule(catalogue["PRC001"], error.path, Span(error.line, 1, error.line, 1), {"reason": error.message})
 
 
-def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> FileResult:
-    """Scan one decoded file and apply the per-file rules."""
+def _amp_companion(path: str, text: str, made: list):
+    """The PRC4xx visitor, built on the scanner's walk state (kept in `made` for its judge)."""
+    def make(walk):
+        made.append(amp_rules.visitor_for(path, text, walk))
+        return made[-1]
+    return make
+
+
+def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex, force: bool = False) -> FileResult:
+    """Scan one decoded file and apply the per-file rules (`force`: parse it even without a trigger word)."""
     result = FileResult(path)
     try:
-        amp_visitor = None
+        amp_visitors = []
         if yaml_settings.is_yaml(path):
-            facts, module = yaml_settings.scan_yaml(path, text), None
+            facts, module, positions = yaml_settings.scan_yaml(path, text), None, None
         else:
-            amp_visitor = amp_rules.visitor_for(path, text)
-            facts, module = scan(path, text, index, [amp_visitor] if amp_visitor else ())
+            companions = [_amp_companion(path, text, amp_visitors)] if amp_rules.TRIGGER_RE.search(text) else []
+            facts, module, positions = scan(path, text, index, companions, force)
     except cst.ParserSyntaxError as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
         result.error = _error_finding(catalogue, sourcefile.InputError(path, exc.raw_line, f"cannot parse: {message}"))
@@ -89,12 +97,12 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> 
         result.error = _error_finding(catalogue, sourcefile.InputError(path, 1, reason.splitlines()[0]))
         return result
     result.facts = facts
-    result.text = text if facts.ops else None
-    for setting in facts.settings:
+    result.text = text if facts.ops or any(s.kind is None for s in facts.settings) else None
+    for setting in (s for s in facts.settings if s.kind is not None):
         result.findings.extend(setting_findings(setting, text, catalogue, facts.imports_torch_as))
     result.findings.extend(_unknown_noqa(facts, catalogue))
-    if amp_visitor is not None:
-        amp_findings, facts.amp = amp_rules.check_amp(path, text, catalogue, module, amp_visitor)
+    if amp_visitors:
+        amp_findings, facts.amp = amp_rules.check_amp(path, text, catalogue, module, amp_visitors[0], positions)
         result.findings.extend(amp_findings)
     return result
 
@@ -174,12 +182,17 @@ def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, in
     if extra_ops:
         from advisor.trace.api import add_to_facts  # no torch: the tracing itself ran in a child process
         facts = add_to_facts(facts, list(extra_ops))
-    report.settings = [s for f in facts for s in f.settings]
+    project = Project(facts, catalogue)
+    texts = {r.path: r.text for r in results if r.text is not None}
+    settings = project.settings()
+    report.settings = [setting for _, setting, _ in settings]
     report.facts = facts
     report.errors = sum(1 for r in results if r.error)
     findings = [f for r in results for f in r.findings] + [r.error for r in results if r.error]
-    add_findings(report, findings + op_findings(facts, catalogue, index, {r.path: r.text for r in results
-                                                                          if r.text is not None}), config)
+    for file, setting, settled_here in settings:  # Trainer subclasses other modules define
+        if settled_here and file.path in texts:
+            findings += setting_findings(setting, texts[file.path], catalogue, file.imports_torch_as)
+    add_findings(report, findings + op_findings(facts, catalogue, texts, report.settings, project), config)
     return report
 
 

@@ -92,8 +92,11 @@ class _Autocast:
 class _Visitor(cst.BatchableCSTVisitor):
     """Records the AMP facts of one file in source order; positions are resolved later."""
 
-    def __init__(self, path: str):
-        self.scopes = Scopes(module_name_for(path), {})
+    def __init__(self, path: str, walk=None):
+        # With the scanner's walk state (advisor.scan.walk.Walk) its scopes and statements are shared:
+        # the one walk tracks them, this visitor only records.
+        self.shared = walk is not None
+        self.scopes = walk.scopes if walk is not None else Scopes(module_name_for(path), {})
         self.torch_alias: Optional[str] = None
         self.uses_lightning = False
         self.active: list[_Autocast] = []  # enclosing autocast blocks
@@ -111,12 +114,13 @@ class _Visitor(cst.BatchableCSTVisitor):
         self.true_fp16 = False
         self.hf: list[tuple[cst.Call, cst.Arg]] = []
         self.accelerate: list[tuple[cst.Call, cst.Arg]] = []
-        self.statements: list[cst.CSTNode] = []
+        self.statements: list[cst.CSTNode] = walk.statements if walk is not None else []
         self.statement_of: dict = {}  # recorded node -> its simple statement (whose last line a noqa may be on)
 
     # -- names and scopes ------------------------------------------------------
     def visit_Import(self, node: cst.Import) -> None:
-        self.scopes.add_import(node)
+        if not self.shared:
+            self.scopes.add_import(node)
         for alias in node.names:
             name = dotted(alias.name) or ""
             if name == "torch":
@@ -124,23 +128,28 @@ class _Visitor(cst.BatchableCSTVisitor):
             self.uses_lightning |= name.split(".")[0] in ("lightning", "pytorch_lightning")
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        self.scopes.add_import_from(node)
+        if not self.shared:
+            self.scopes.add_import_from(node)
         module = dotted(node.module) if node.module else ""
         self.uses_lightning |= (module or "").split(".")[0] in ("lightning", "pytorch_lightning")
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scopes.push()
+        if not self.shared:
+            self.scopes.push()
         self.events.append([])
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.scopes.pop()
+        if not self.shared:
+            self.scopes.pop()
         self.function_events.append(self.events.pop())
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self.statements.append(node)
+        if not self.shared:
+            self.statements.append(node)
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
-        self.statements.pop()
+        if not self.shared:
+            self.statements.pop()
 
     # -- autocast blocks -----------------------------------------------------------
     def _autocast(self, call: cst.Call) -> Optional[_Autocast]:
@@ -253,8 +262,9 @@ class _Visitor(cst.BatchableCSTVisitor):
 class _Judge:
     """Turns the visitor's records into findings and target sites, with positions."""
 
-    def __init__(self, path: str, module: cst.Module, visitor: _Visitor, catalogue: Catalogue):
+    def __init__(self, path: str, module: cst.Module, visitor: _Visitor, catalogue: Catalogue, shared_positions=None):
         self.path, self.module, self.v, self.catalogue = path, module, visitor, catalogue
+        self.shared_positions = shared_positions  # the scanner's (advisor.scan.walk.Positions): resolved once per file
         self.findings: list[Finding] = []
         self.newline = "\r\n" if "\r\n" in module.code else "\n"
 
@@ -264,6 +274,8 @@ class _Judge:
         return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
 
     def span(self, node: cst.CSTNode) -> Span:
+        if self.shared_positions is not None:
+            return self.shared_positions.span(node)
         where = self.positions[node]
         return Span(where.start.line, where.start.column + 1, where.end.line, where.end.column + 1)
 
@@ -430,14 +442,14 @@ class _Judge:
         return TargetSite(code, self.span(node), values, edits, self._noqa_lines(node))
 
 
-def visitor_for(path: str, text: str) -> Optional[_Visitor]:
+def visitor_for(path: str, text: str, walk=None) -> Optional[_Visitor]:
     """A visitor to run in the scanner's traversal (libcst.visit_batched), or None when no
-    trigger word occurs and no PRC4xx rule can apply."""
-    return _Visitor(path) if TRIGGER_RE.search(text) else None
+    trigger word occurs and no PRC4xx rule can apply; `walk` is the scanner's walk state."""
+    return _Visitor(path, walk) if TRIGGER_RE.search(text) else None
 
 
 def check_amp(path: str, text: str, catalogue: Catalogue, module: Optional[cst.Module] = None,
-              visited: Optional[_Visitor] = None) -> tuple[list, Optional[AmpFacts]]:
+              visited: Optional[_Visitor] = None, positions=None) -> tuple[list, Optional[AmpFacts]]:
     """PRC4xx findings that need no target, and the facts the target rules need.
 
     `module` is the scanner's parse of `text` and `visited` the visitor that
@@ -454,7 +466,7 @@ def check_amp(path: str, text: str, catalogue: Catalogue, module: Optional[cst.M
         except (cst.ParserSyntaxError, RecursionError):
             return [], None
         cst.visit_batched(module, [visitor])
-    judge = _Judge(path, module, visitor, catalogue)
+    judge = _Judge(path, module, visitor, catalogue, positions)
     judge.deprecated()
     judge.scaler_and_backward()
     judge.clip_order()

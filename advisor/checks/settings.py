@@ -16,6 +16,8 @@ from advisor.facts import Setting
 from advisor.findings import Finding, Fix, from_rule
 
 Hit = tuple  # (code, span, values: dict, fix: Optional[Fix])
+LITE_NOTE = (" (a Lightning 1.x `LightningLite` subclass: Lite is Fabric now, `lightning.fabric.Fabric`,"
+             " which reads the 2.x values)")
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ def setting_findings(setting: Setting, text: str, catalogue: Catalogue, torch_na
     findings = []
     for rule_function in SETTING_RULES:
         for code, span, values, fix in rule_function(setting, ctx):
-            findings.append(from_rule(catalogue[code], setting.path, span, values, fix,
-                                      noqa_lines=(setting.call_span.end_line,)))
+            finding = from_rule(catalogue[code], setting.path, span, values, fix, noqa_lines=(setting.call_span.end_line,))
+            if setting.lite:
+                finding.message += LITE_NOTE
+            findings.append(finding)
     return findings
