@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 from advisor import engine
 
 from advisor.checks import amp as amp_rules
-from advisor.catalogue import Catalogue, load_catalogue
+from advisor.catalogue import Catalogue, builtin_rules_dir, load_catalogue
 from advisor.config import Config
 from advisor.engine import FileResult, Report
 from advisor.facts import ModelCensus
+from advisor.scan.cache import FileCache, default_folder
 from advisor.scan.opindex import OpIndex
 
 TARGET_TRIGGERS = ("Trainer", "Fabric")  # with a target, a call without precision= matters too
@@ -29,17 +31,20 @@ class Checker:
     index: OpIndex
     target: object = None  # an advisor.hardware.table.Gpu: turns on the hardware rules and the recommendation
     census: Optional[ModelCensus] = None  # from --trace: sizes the quantization advice
+    cache: Optional[FileCache] = None  # per-file results of earlier runs (the CLI's default; --no-cache)
 
     @classmethod
-    def create(cls, config: Optional[Config] = None, target=None, census: Optional[ModelCensus] = None) -> "Checker":
+    def create(cls, config: Optional[Config] = None, target=None, census: Optional[ModelCensus] = None,
+               use_cache: bool = False) -> "Checker":
         config = config or Config()
         catalogue = load_catalogue(config.extra_rules)
         index = OpIndex.build(catalogue, (TARGET_TRIGGERS if target is not None else ()) + amp_rules.TRIGGERS,
                               (amp_rules.HALF_CALL,))
-        return cls(config, catalogue, index, target, census)
+        cache = FileCache(default_folder(), _rules_fingerprint(catalogue, index)) if use_cache else None
+        return cls(config, catalogue, index, target, census, cache)
 
     def scan(self, paths: list[str], stdin: Optional[tuple] = None, jobs: Optional[int] = None) -> list[FileResult]:
-        return engine.run(paths, self.config, self.catalogue, self.index, jobs=jobs, stdin=stdin)
+        return engine.run(paths, self.config, self.catalogue, self.index, jobs=jobs, stdin=stdin, cache=self.cache)
 
     def trace(self, scripts: list[str], model: Optional[str] = None, timeout: float = 120.0) -> list:
         """Trace the models of `scripts` in child processes (runs user code: opt-in);
@@ -68,6 +73,19 @@ class Checker:
         engine.add_findings(report, extra, self.config)
         report.recommendation = recommendation
         return report
+
+
+def _rules_fingerprint(catalogue: Catalogue, index: OpIndex) -> str:
+    """What per-file results depend on besides the file: every rule file's text and the pre-filter's words."""
+    origins = sorted({rule.origin for rule in catalogue} | set(map(str, builtin_rules_dir().glob("*.toml"))))
+    texts = []
+    for origin in origins:
+        try:
+            texts.append(Path(origin).read_text(encoding="utf-8"))
+        except OSError:
+            texts.append("")
+    triggers = index.triggers
+    return repr((texts, sorted(triggers.words), sorted(triggers.regexes), sorted(triggers.prefixes)))
 
 
 def check(paths: list[str], config: Optional[Config] = None, *, stdin: Optional[tuple] = None,

@@ -29,6 +29,7 @@ from advisor.config import Config
 from advisor.facts import FileFacts, Span
 from advisor.findings import Finding, from_rule
 from advisor.checks.project import Project, op_findings
+from advisor.scan.cache import FileCache
 from advisor.scan.opindex import OpIndex
 from advisor.scan.scanner import scan
 from advisor.checks.settings import setting_findings
@@ -97,7 +98,7 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex, for
         result.error = _error_finding(catalogue, sourcefile.InputError(path, 1, reason.splitlines()[0]))
         return result
     result.facts = facts
-    result.text = text if facts.ops or any(s.kind is None for s in facts.settings) else None
+    result.text = text if _needs_text(facts) else None
     for setting in (s for s in facts.settings if s.kind is not None):
         result.findings.extend(setting_findings(setting, text, catalogue, facts.imports_torch_as))
     result.findings.extend(_unknown_noqa(facts, catalogue))
@@ -118,25 +119,41 @@ def _unknown_noqa(facts: FileFacts, catalogue: Catalogue) -> list[Finding]:
     return findings
 
 
-def check_path(path: Path, display: str, catalogue: Catalogue, index: OpIndex) -> FileResult:
+def _needs_text(facts: Optional[FileFacts]) -> bool:
+    """Op sites get FP32-region fixes, settings settled project-wide get setting fixes: both need the text."""
+    return facts is not None and (bool(facts.ops) or any(s.kind is None for s in facts.settings))
+
+
+def check_path(path: Path, display: str, catalogue: Catalogue, index: OpIndex,
+               cache: Optional[FileCache] = None) -> FileResult:
     try:
         source = sourcefile.read(path, display)
     except sourcefile.InputError as exc:
         return FileResult(display, error=_error_finding(catalogue, exc))
-    return check_source(display, source.text, catalogue, index)
+    key = cache.key(display, source.raw) if cache is not None else None
+    stored = cache.get(key) if key is not None else None
+    if stored is not None:
+        result = FileResult(display, **stored)
+        result.text = source.text if _needs_text(result.facts) else None
+        return result
+    result = check_source(display, source.text, catalogue, index)
+    if key is not None:
+        cache.put(key, {"facts": result.facts, "findings": result.findings, "error": result.error})
+    return result
 
 
 _WORKER_STATE: tuple = ()
 
 
 def _worker(item):
-    catalogue, index = _WORKER_STATE
-    return check_path(Path(item), item, catalogue, index)
+    catalogue, index, cache = _WORKER_STATE
+    return check_path(Path(item), item, catalogue, index, cache)
 
 
-def _scan_all(paths: list[str], catalogue: Catalogue, index: OpIndex, jobs: int) -> list[FileResult]:
+def _scan_all(paths: list[str], catalogue: Catalogue, index: OpIndex, jobs: int,
+              cache: Optional[FileCache] = None) -> list[FileResult]:
     global _WORKER_STATE
-    _WORKER_STATE = (catalogue, index)
+    _WORKER_STATE = (catalogue, index, cache)
     if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD or sys.platform != "linux":
         return [_worker(p) for p in paths]
     context = multiprocessing.get_context("fork")  # workers inherit the catalogue: no per-file setup
@@ -206,11 +223,13 @@ def add_findings(report: Report, findings: list[Finding], config: Config) -> Non
 
 
 def run(paths: list[str], config: Config, catalogue: Catalogue, index: OpIndex, jobs: Optional[int] = None,
-        stdin: Optional[tuple] = None) -> list[FileResult]:
-    """Scan the given paths (or one stdin text as (display name, text)); the caller finalizes."""
+        stdin: Optional[tuple] = None, cache: Optional[FileCache] = None) -> list[FileResult]:
+    """Scan the given paths (or one stdin text as (display name, text)); the caller finalizes.
+
+    With a `cache`, files whose content, path, tool build and rules are unchanged are not scanned again."""
     if stdin is not None:
         name, text = stdin
         return [check_source(name, text, catalogue, index)]
     root = config.root or Path.cwd()
     targets = [str(p) for p in files.collect(paths, config.exclude + config.extend_exclude, root)]
-    return _scan_all(targets, catalogue, index, jobs or os.cpu_count() or 1)
+    return _scan_all(targets, catalogue, index, jobs or os.cpu_count() or 1, cache)

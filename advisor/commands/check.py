@@ -36,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     parser.add_argument("--config", type=Path, help="pyproject.toml to read instead of the nearest one")
-    parser.add_argument("--no-cache", action="store_true", help="accepted for compatibility: results are not cached")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="scan every file again: do not read or write the per-file cache "
+                             "($PREC_ADVISOR_CACHE_DIR, default ~/.cache/prec-advisor)")
     parser.add_argument("--jobs", "-j", type=int, help="worker processes (default: one per CPU)")
     parser.add_argument("--gpu", help="advise for this GPU (e.g. a100-80gb, t4, h100); see `prec-advisor env`")
     parser.add_argument("--detect", action="store_true", help="advise for the GPU detected on this machine")
@@ -155,7 +157,7 @@ def run(args) -> int:
     try:
         config = _config(args)
         target = _target(args, config)
-        checker = api.Checker.create(config, target)
+        checker = api.Checker.create(config, target, use_cache=not args.no_cache)
     except (ConfigError, CatalogueError, ValueError) as exc:  # hardware.UnknownGpu names the closest GPUs
         print(f"prec-advisor: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
