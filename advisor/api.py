@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from advisor import engine
-
-from advisor.checks import amp as amp_rules
 from advisor.catalogue import Catalogue, builtin_rules_dir, load_catalogue
+from advisor.checks import amp as amp_rules
 from advisor.config import Config
 from advisor.engine import FileResult, Report
 from advisor.facts import ModelCensus
@@ -30,12 +28,12 @@ class Checker:
     catalogue: Catalogue
     index: OpIndex
     target: object = None  # an advisor.hardware.table.Gpu: turns on the hardware rules and the recommendation
-    census: Optional[ModelCensus] = None  # from --trace: sizes the quantization advice
-    cache: Optional[FileCache] = None  # per-file results of earlier runs (the CLI's default; --no-cache)
+    census: ModelCensus | None = None  # from --trace: sizes the quantization advice
+    cache: FileCache | None = None  # per-file results of earlier runs (the CLI's default; --no-cache)
 
     @classmethod
-    def create(cls, config: Optional[Config] = None, target=None, census: Optional[ModelCensus] = None,
-               use_cache: bool = False) -> "Checker":
+    def create(cls, config: Config | None = None, target=None, census: ModelCensus | None = None,
+               use_cache: bool = False) -> Checker:
         config = config or Config()
         catalogue = load_catalogue(config.extra_rules)
         index = OpIndex.build(catalogue, (TARGET_TRIGGERS if target is not None else ()) + amp_rules.TRIGGERS,
@@ -43,10 +41,10 @@ class Checker:
         cache = FileCache(default_folder(), _rules_fingerprint(catalogue, index)) if use_cache else None
         return cls(config, catalogue, index, target, census, cache)
 
-    def scan(self, paths: list[str], stdin: Optional[tuple] = None, jobs: Optional[int] = None) -> list[FileResult]:
+    def scan(self, paths: list[str], stdin: tuple | None = None, jobs: int | None = None) -> list[FileResult]:
         return engine.run(paths, self.config, self.catalogue, self.index, jobs=jobs, stdin=stdin, cache=self.cache)
 
-    def trace(self, scripts: list[str], model: Optional[str] = None, timeout: float = 120.0) -> list:
+    def trace(self, scripts: list[str], model: str | None = None, timeout: float = 120.0) -> list:
         """Trace the models of `scripts` in child processes (runs user code: opt-in);
         the largest model's census then sizes the quantization advice."""
         from advisor.trace.api import trace_script
@@ -88,13 +86,13 @@ def _rules_fingerprint(catalogue: Catalogue, index: OpIndex) -> str:
     return repr((texts, sorted(triggers.words), sorted(triggers.regexes), sorted(triggers.prefixes)))
 
 
-def check(paths: list[str], config: Optional[Config] = None, *, stdin: Optional[tuple] = None,
-          jobs: Optional[int] = None, target=None, census: Optional[ModelCensus] = None) -> Report:
+def check(paths: list[str], config: Config | None = None, *, stdin: tuple | None = None,
+          jobs: int | None = None, target=None, census: ModelCensus | None = None) -> Report:
     """Check files and folders (or one `(name, text)` from stdin) with a config."""
     checker = Checker.create(config, target, census)
     return checker.judge(checker.scan(paths, stdin, jobs))
 
 
-def check_text(text: str, path: str = "<string>", config: Optional[Config] = None, **options) -> Report:
+def check_text(text: str, path: str = "<string>", config: Config | None = None, **options) -> Report:
     """Check one source text as if it were the file `path` (options as for `check`)."""
     return check([path], config, stdin=(path, text), **options)

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Optional
 
 from advisor.findings import APPLICABILITIES, SEVERITIES
 
@@ -58,20 +57,20 @@ class Pattern:
     a subclass base, or an aten overload, optionally only when an argument
     (by keyword or position) has a given value."""
 
-    function: Optional[str] = None
-    method: Optional[str] = None
-    module: Optional[str] = None
-    subclass: Optional[str] = None
-    aten: Optional[str] = None
-    keyword: Optional[str] = None
-    position: Optional[int] = None
+    function: str | None = None
+    method: str | None = None
+    module: str | None = None
+    subclass: str | None = None
+    aten: str | None = None
+    keyword: str | None = None
+    position: int | None = None
     equals: object = None
-    within: Optional[tuple] = None  # value must be one of these ("in")
-    not_in: Optional[tuple] = None
-    above: Optional[float] = None  # |value| above this (finite): overflows fp16
-    below: Optional[float] = None  # 0 < |value| below this: underflows fp16
+    within: tuple | None = None  # value must be one of these ("in")
+    not_in: tuple | None = None
+    above: float | None = None  # |value| above this (finite): overflows fp16
+    below: float | None = None  # 0 < |value| below this: underflows fp16
     default: object = None  # the value the callee assumes when the argument is absent
-    op: Optional[str] = None  # canonical op name override
+    op: str | None = None  # canonical op name override
 
     @property
     def conditional(self) -> bool:
@@ -125,7 +124,7 @@ class Catalogue:
     def __len__(self) -> int:
         return len(self.rules)
 
-    def by_name(self, name: str) -> Optional[Rule]:
+    def by_name(self, name: str) -> Rule | None:
         return next((rule for rule in self.rules.values() if rule.name == name), None)
 
     def op_rules(self) -> list[Rule]:
@@ -247,7 +246,7 @@ def load_file(path: Path, catalogue: Catalogue) -> None:
         catalogue.setting_classes[name] = kind
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(extra: tuple) -> Catalogue:
     catalogue = Catalogue()
     for path in sorted(builtin_rules_dir().glob("*.toml")):

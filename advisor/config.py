@@ -8,7 +8,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,17 +37,17 @@ class Config:
     exclude: tuple = DEFAULT_EXCLUDES
     extend_exclude: tuple = ()
     extra_rules: tuple = ()  # absolute paths of the user's rule files
-    target_gpu: Optional[str] = None
-    devices: Optional[int] = None  # devices the training run uses; default: what the Trainer says
+    target_gpu: str | None = None
+    devices: int | None = None  # devices the training run uses; default: what the Trainer says
     fail_level: str = "info"
-    root: Optional[Path] = None  # folder of the pyproject.toml the config came from
-    source: Optional[str] = None
+    root: Path | None = None  # folder of the pyproject.toml the config came from
+    source: str | None = None
 
-    def with_overrides(self, **changes) -> "Config":
+    def with_overrides(self, **changes) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def find_pyproject(start: Path) -> Optional[Path]:
+def find_pyproject(start: Path) -> Path | None:
     """The nearest pyproject.toml with a [tool.prec-advisor] table, from `start` upwards."""
     start = start.resolve()
     for folder in [start, *start.parents] if start.is_dir() else [start.parent, *start.parent.parents]:
@@ -106,7 +105,7 @@ def load(path: Path) -> Config:
     return Config(**values)
 
 
-def discover(start: Path, explicit: Optional[Path] = None) -> Config:
+def discover(start: Path, explicit: Path | None = None) -> Config:
     """The config for a run: an explicit file, the nearest one, or the defaults."""
     path = explicit or find_pyproject(start)
     if path is None:

@@ -13,26 +13,20 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import libcst as cst
 
-from advisor.checks import amp as amp_rules
-
-from advisor.scan import files
-
-from advisor.scan import sourcefile
-
-from advisor.scan import yaml_settings
 from advisor.catalogue import Catalogue
+from advisor.checks import amp as amp_rules
+from advisor.checks.project import Project, op_findings
+from advisor.checks.settings import setting_findings
 from advisor.config import Config
 from advisor.facts import FileFacts, Span
 from advisor.findings import Finding, from_rule
-from advisor.checks.project import Project, op_findings
+from advisor.scan import files, sourcefile, yaml_settings
 from advisor.scan.cache import FileCache
 from advisor.scan.opindex import OpIndex
 from advisor.scan.scanner import scan
-from advisor.checks.settings import setting_findings
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 PARALLEL_THRESHOLD = 16  # below this many files a worker pool costs more than it saves
@@ -41,10 +35,10 @@ PARALLEL_THRESHOLD = 16  # below this many files a worker pool costs more than i
 @dataclass
 class FileResult:
     path: str
-    facts: Optional[FileFacts] = None
+    facts: FileFacts | None = None
     findings: list = field(default_factory=list)
-    error: Optional[Finding] = None
-    text: Optional[str] = None  # kept when the file has op sites: their FP32 fixes are built from it
+    error: Finding | None = None
+    text: str | None = None  # kept when the file has op sites: their FP32 fixes are built from it
 
 
 @dataclass
@@ -88,7 +82,8 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex, for
         result.error = _error_finding(catalogue, sourcefile.InputError(path, exc.raw_line, f"cannot parse: {message}"))
         return result
     except SyntaxError as exc:
-        result.error = _error_finding(catalogue, sourcefile.InputError(path, exc.lineno or 1, f"cannot parse: {exc.msg}"))
+        error = sourcefile.InputError(path, exc.lineno or 1, f"cannot parse: {exc.msg}")
+        result.error = _error_finding(catalogue, error)
         return result
     except (RecursionError, MemoryError):
         result.error = _error_finding(catalogue, sourcefile.InputError(path, 1, "cannot parse: nesting too deep"))
@@ -119,13 +114,13 @@ def _unknown_noqa(facts: FileFacts, catalogue: Catalogue) -> list[Finding]:
     return findings
 
 
-def _needs_text(facts: Optional[FileFacts]) -> bool:
+def _needs_text(facts: FileFacts | None) -> bool:
     """Op sites get FP32-region fixes, settings settled project-wide get setting fixes: both need the text."""
     return facts is not None and (bool(facts.ops) or any(s.kind is None for s in facts.settings))
 
 
 def check_path(path: Path, display: str, catalogue: Catalogue, index: OpIndex,
-               cache: Optional[FileCache] = None) -> FileResult:
+               cache: FileCache | None = None) -> FileResult:
     try:
         source = sourcefile.read(path, display)
     except sourcefile.InputError as exc:
@@ -151,7 +146,7 @@ def _worker(item):
 
 
 def _scan_all(paths: list[str], catalogue: Catalogue, index: OpIndex, jobs: int,
-              cache: Optional[FileCache] = None) -> list[FileResult]:
+              cache: FileCache | None = None) -> list[FileResult]:
     global _WORKER_STATE
     _WORKER_STATE = (catalogue, index, cache)
     if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD or sys.platform != "linux":
@@ -222,8 +217,8 @@ def add_findings(report: Report, findings: list[Finding], config: Config) -> Non
     report.findings = sorted(report.findings + kept, key=Finding.sort_key)
 
 
-def run(paths: list[str], config: Config, catalogue: Catalogue, index: OpIndex, jobs: Optional[int] = None,
-        stdin: Optional[tuple] = None, cache: Optional[FileCache] = None) -> list[FileResult]:
+def run(paths: list[str], config: Config, catalogue: Catalogue, index: OpIndex, jobs: int | None = None,
+        stdin: tuple | None = None, cache: FileCache | None = None) -> list[FileResult]:
     """Scan the given paths (or one stdin text as (display name, text)); the caller finalizes.
 
     With a `cache`, files whose content, path, tool build and rules are unchanged are not scanned again."""

@@ -6,7 +6,6 @@ dataclasses, so the advisor and the rules never care where a fact came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ class Argument:
     span: Span
     value: object = None  # the literal value when static, else None
     static: bool = False
-    arg_span: Optional[Span] = None  # `name=value` as a whole (no comma), for removing it
+    arg_span: Span | None = None  # `name=value` as a whole (no comma), for removing it
 
 
 @dataclass(frozen=True)
@@ -66,15 +65,15 @@ class Setting:
     callee: str  # qualified name of the class called, e.g. lightning.pytorch.Trainer
     span: Span  # of the callee name
     call_span: Span  # of the whole call
-    precision: Optional[Argument] = None
+    precision: Argument | None = None
     literals: tuple = ()  # Literal precision values, in source order (empty when not static)
-    normalized: Optional[str] = None
+    normalized: str | None = None
     plugins: list[str] = field(default_factory=list)  # qualified names (or text) of plugin calls
     plugin_calls: list[PluginCall] = field(default_factory=list)
-    plugins_arg: Optional[Argument] = None
-    accelerator: Optional[str] = None
-    devices: Optional[str] = None
-    strategy: Optional[str] = None
+    plugins_arg: Argument | None = None
+    accelerator: str | None = None
+    devices: str | None = None
+    strategy: str | None = None
     arguments: dict[str, Argument] = field(default_factory=dict)
     has_star_kwargs: bool = False
     multiline: bool = False  # one argument per line (decides how --fix adds a keyword)
@@ -119,7 +118,7 @@ class OpSite:
     span: Span
     kind: str  # "function" | "method" | "module" | "subclass" | "constant"
     context: str = "helper"
-    function: Optional[str] = None  # enclosing function qualified within the file, e.g. Net.forward
+    function: str | None = None  # enclosing function qualified within the file, e.g. Net.forward
     keywords: dict[str, object] = field(default_factory=dict)  # static keyword values
     keyword_names: tuple = ()  # every keyword passed, static or not
     in_fp32_region: bool = False  # computes in fp32/fp64: fp32 inputs by construction or by cast
@@ -128,9 +127,9 @@ class OpSite:
     detail: str = ""  # extra words for the message (the literal constant, the chain...)
     source: str = "static"  # "static" | "trace"
     chain: tuple = ()  # for cross-file reports: the call chain that reaches the op
-    statement_span: Optional[Span] = None  # the enclosing simple statement, for fixes
+    statement_span: Span | None = None  # the enclosing simple statement, for fixes
     flows: tuple = ()  # indices of the enclosing function's parameters whose data reaches the op
-    safe_unless: Optional[tuple] = None  # fp32 by construction unless a caller passes one of these parameters
+    safe_unless: tuple | None = None  # fp32 by construction unless a caller passes one of these parameters
 
 
 @dataclass
@@ -141,14 +140,14 @@ class FileFacts:
     module: str = ""  # dotted module name the file would import as
     settings: list[Setting] = field(default_factory=list)
     ops: list[OpSite] = field(default_factory=list)
-    noqa: dict[int, Optional[frozenset]] = field(default_factory=dict)  # line -> codes (None = all)
-    functions: dict[str, "FunctionInfo"] = field(default_factory=dict)
-    imports_torch_as: Optional[str] = None  # how the file names torch ("torch", "T"...), for fixes
-    amp: Optional[object] = None  # advisor.checks.amp.AmpFacts: what the PRC4xx target rules need
-    classes: dict[str, "ClassInfo"] = field(default_factory=dict)  # top-level and nested, by qualname
+    noqa: dict[int, frozenset | None] = field(default_factory=dict)  # line -> codes (None = all)
+    functions: dict[str, FunctionInfo] = field(default_factory=dict)
+    imports_torch_as: str | None = None  # how the file names torch ("torch", "T"...), for fixes
+    amp: object | None = None  # advisor.checks.amp.AmpFacts: what the PRC4xx target rules need
+    classes: dict[str, ClassInfo] = field(default_factory=dict)  # top-level and nested, by qualname
     bindings: dict[str, str] = field(default_factory=dict)  # module-level imported names -> qualified names
     star_imports: tuple = ()  # modules star-imported at module level (absolute dotted names)
-    all_names: Optional[tuple] = None  # a static `__all__`
+    all_names: tuple | None = None  # a static `__all__`
     parsed: bool = True  # False when no trigger word made the file worth a libcst parse
 
 
@@ -164,7 +163,7 @@ class CallEdge:
 
     callee: str
     text: str  # the callee as written, for the chain: `snn.scatter_add`
-    span: Optional[Span] = None
+    span: Span | None = None
     args: tuple = ()  # ((flows, dtype), ...) for positional arguments
     keywords: tuple = ()  # ((name, flows, dtype), ...)
 
@@ -179,7 +178,7 @@ class FunctionInfo:
     context: str
     calls: list[CallEdge] = field(default_factory=list)
     params: tuple = ()  # parameter names in order (`self` included)
-    owner: Optional[str] = None  # qualname of the class a method belongs to
+    owner: str | None = None  # qualname of the class a method belongs to
 
 
 @dataclass
@@ -189,7 +188,7 @@ class ClassInfo:
     qualname: str
     bases: tuple = ()  # qualified (or file-local) base names
     attributes: dict[str, str] = field(default_factory=dict)  # `self.x = Cls(...)` -> qualified Cls
-    accumulates: Optional[bool] = None  # MessagePassing aggregation: False for max/min, None when unknown
+    accumulates: bool | None = None  # MessagePassing aggregation: False for max/min, None when unknown
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from advisor.facts import Span
 
@@ -47,11 +46,11 @@ class Finding:
     path: str
     span: Span
     message: str
-    fix: Optional[Fix] = None
-    op: Optional[str] = None
+    fix: Fix | None = None
+    op: str | None = None
     source: str = "static"
     extra: dict = field(default_factory=dict)
-    noqa_lines: tuple = ()  # further lines whose `# noqa` covers this finding (a call's closing line)
+    noqa_lines: tuple = ()  # further lines whose noqa comment covers this finding (a call's closing line)
 
     @property
     def line(self) -> int:
@@ -84,7 +83,7 @@ class Finding:
         return data
 
 
-def from_rule(rule, path: str, span: Span, values: dict, fix: Optional[Fix] = None, severity: Optional[str] = None,
+def from_rule(rule, path: str, span: Span, values: dict, fix: Fix | None = None, severity: str | None = None,
               **attributes) -> Finding:
     """A finding worded by its catalogue rule (`rule` is an advisor.catalogue.Rule)."""
     return Finding(code=rule.code, rule=rule.name, severity=severity or rule.severity, path=path, span=span,

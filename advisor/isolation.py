@@ -23,9 +23,10 @@ import sysconfig
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 _PROGRESS_ENV = "PREC_ADVISOR_PROGRESS"
 _OUR_DIR = str(Path(__file__).resolve().parent)
@@ -43,9 +44,9 @@ class Outcome:
 
     ok: bool
     value: Any = None
-    error: Optional[str] = None
-    error_type: Optional[str] = None  # exception class name raised in the child, if any
-    returncode: Optional[int] = None
+    error: str | None = None
+    error_type: str | None = None  # exception class name raised in the child, if any
+    returncode: int | None = None
     duration_s: float = 0.0
     output_tail: str = ""  # last lines the child wrote to stdout/stderr, for --verbose
 
@@ -66,7 +67,7 @@ def describe_exception(exc: BaseException) -> str:
     return f"{text} (at {where})" if where else text
 
 
-def _user_frame(tb) -> Optional[str]:
+def _user_frame(tb) -> str | None:
     """The innermost frame outside the stdlib, installed packages and prec-advisor."""
     found = None
     for frame in traceback.extract_tb(tb):
@@ -89,9 +90,9 @@ def run_isolated(
     payload: Any,
     *,
     timeout: float,
-    memory_limit_bytes: Optional[int] = None,
-    on_progress: Optional[Callable[[dict], None]] = None,
-    cwd: Optional[str] = None,
+    memory_limit_bytes: int | None = None,
+    on_progress: Callable[[dict], None] | None = None,
+    cwd: str | None = None,
 ) -> Outcome:
     """Call `target` ("module:function") with `payload` in a fresh Python child.
 

@@ -6,19 +6,20 @@ accelerator connector (see shared design notes, lightning-precision.md §1).
 from __future__ import annotations
 
 import difflib
-from typing import Optional
 
 VALID_PRECISIONS = (
     "transformer-engine", "transformer-engine-float16", "16-true", "16-mixed",
     "bf16-true", "bf16-mixed", "32-true", "64-true",
 )
 # Legacy inputs Lightning still accepts, and what it turns them into.
-ALIASES = {64: "64-true", 32: "32-true", 16: "16-mixed", "64": "64-true", "32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}
+ALIASES = {64: "64-true", 32: "32-true", 16: "16-mixed", "64": "64-true", "32": "32-true", "16": "16-mixed",
+           "bf16": "bf16-mixed"}
 # Aliases that Lightning warns about ("supported for historical reasons but its usage is discouraged").
 DISCOURAGED_ALIASES = (16, "16", "bf16")
 # Lightning 1.x spellings that 2.x rejects, with the 2.x value they meant.
 LEGACY_1X = {"mixed": "16-mixed", "half": "16-true", "bfloat16": "bf16-mixed", "fp16": "16-mixed", "fp32": "32-true",
-             "float16": "16-mixed", "float32": "32-true", "double": "64-true", "fp64": "64-true", "bf16-16": "bf16-mixed"}
+             "float16": "16-mixed", "float32": "32-true", "double": "64-true", "fp64": "64-true",
+             "bf16-16": "bf16-mixed"}
 
 LIGHTNING_ROOTS = ("lightning", "pytorch_lightning", "lightning_fabric")
 REMOVED_TRAINER_ARGUMENTS = ("amp_backend", "amp_level")
@@ -44,7 +45,7 @@ SUFFIXED_PLUGINS = {name + "Plugin": name for name in PRECISION_PLUGINS}
 SUFFIXED_PLUGINS["PrecisionPlugin"] = "Precision"
 
 
-def is_lightning(qualified: Optional[str], name: str) -> bool:
+def is_lightning(qualified: str | None, name: str) -> bool:
     """True for lightning.X...name, pytorch_lightning...name, lightning_fabric...name."""
     if not qualified:
         return False
@@ -56,19 +57,19 @@ LITE_CLASSES = ("pytorch_lightning.lite.LightningLite", "pytorch_lightning.lite.
                  "lightning.lite.LightningLite", "lightning_lite.LightningLite", "lightning_lite.lite.LightningLite")
 
 
-def is_lite(qualified: Optional[str]) -> bool:
+def is_lite(qualified: str | None) -> bool:
     """Lightning 1.x `LightningLite`, which 2.x renamed to Fabric."""
     return qualified in LITE_CLASSES
 
 
-def setting_kind(qualified: Optional[str]) -> Optional[str]:
+def setting_kind(qualified: str | None) -> str | None:
     for kind in ("Trainer", "Fabric", "LightningCLI"):
         if is_lightning(qualified, kind):
             return kind
     return None
 
 
-def normalize(value) -> Optional[str]:
+def normalize(value) -> str | None:
     """The 2.x string Lightning turns `value` into, or None if it raises."""
     if isinstance(value, bool):
         return None
@@ -79,7 +80,7 @@ def normalize(value) -> Optional[str]:
     return None
 
 
-def closest_valid(value) -> Optional[str]:
+def closest_valid(value) -> str | None:
     """The valid value a typo most likely meant, or None when nothing is close."""
     text = str(value).strip().lower().replace("_", "-").replace(" ", "-")
     if text in LEGACY_1X:
@@ -90,7 +91,7 @@ def closest_valid(value) -> Optional[str]:
     return matches[0] if matches else None
 
 
-def strategy_family(strategy: Optional[str]) -> Optional[str]:
+def strategy_family(strategy: str | None) -> str | None:
     """'fsdp', 'deepspeed', 'xla', 'model_parallel', ... from a literal or a class name."""
     if not strategy:
         return None
@@ -103,9 +104,9 @@ def strategy_family(strategy: Optional[str]) -> Optional[str]:
     return lowered
 
 
-def is_true_half(normalized: Optional[str]) -> bool:
+def is_true_half(normalized: str | None) -> bool:
     return normalized in ("16-true", "bf16-true")
 
 
-def is_fp16(normalized: Optional[str]) -> bool:
+def is_fp16(normalized: str | None) -> bool:
     return normalized in ("16-mixed", "16-true", "transformer-engine-float16")

@@ -24,7 +24,7 @@ import sys
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from advisor.isolation import describe_exception
 
@@ -52,10 +52,10 @@ class LoadedModel:
     line: int  # 1-based line of the definition (0 when unknown)
     module: Any  # the torch.nn.Module instance
     example_input: Any  # example_input_array, the factory's second value, or None
-    framework: Optional[str]  # "lightning.pytorch", "pytorch_lightning", or None for a plain nn.Module
+    framework: str | None  # "lightning.pytorch", "pytorch_lightning", or None for a plain nn.Module
 
 
-def load_models(script: str, spec: Optional[str] = None, device: Optional[str] = None) -> list[LoadedModel]:
+def load_models(script: str, spec: str | None = None, device: str | None = None) -> list[LoadedModel]:
     """Build the model named by `spec`, or every LightningModule defined in `script`.
 
     With `device` (e.g. "meta") construction runs under `torch.device(device)`.
@@ -70,7 +70,7 @@ def load_models(script: str, spec: Optional[str] = None, device: Optional[str] =
     return [_build(cls, module, device, cls.__name__) for cls in classes]
 
 
-def load_model(script: str, spec: Optional[str] = None, device: Optional[str] = None) -> LoadedModel:
+def load_model(script: str, spec: str | None = None, device: str | None = None) -> LoadedModel:
     """The one model to run: as `load_models`, but more than one candidate is an error."""
     if not spec:
         module = import_script(script)
@@ -123,7 +123,7 @@ def import_script(script: str):
     return module
 
 
-def lightning_framework(obj) -> Optional[str]:
+def lightning_framework(obj) -> str | None:
     """"lightning.pytorch" or "pytorch_lightning" for a LightningModule subclass, else None."""
     for base in _mro(obj):
         if base in LIGHTNING_BASES:
@@ -144,7 +144,7 @@ def _add_to_path(folder: Path) -> None:
         sys.path.insert(0, str(folder))
 
 
-def _build(obj, module, device: Optional[str], name: str) -> LoadedModel:
+def _build(obj, module, device: str | None, name: str) -> LoadedModel:
     is_class = inspect.isclass(obj)
     if is_class and TORCH_MODULE not in _mro(obj):
         raise ModelLoadError(f"{name} is not a torch.nn.Module subclass")

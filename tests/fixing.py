@@ -7,8 +7,8 @@ from pathlib import Path
 
 import libcst as cst
 
-from advisor.fix import fixer
 from advisor.api import Checker
+from advisor.fix import fixer
 
 
 def run_fixer(paths, mode="fix", unsafe=False, target_known=False, config=None):

@@ -4,8 +4,8 @@ import textwrap
 import libcst as cst
 import pytest
 
-from advisor.checks.amp import check_amp, ecosystem_target_findings
 from advisor.catalogue import load_catalogue
+from advisor.checks.amp import check_amp, ecosystem_target_findings
 from advisor.fix.fixer import fix_text
 
 CATALOGUE = load_catalogue()
@@ -196,7 +196,8 @@ def test_optimizer_eps_in_true_fp16_training():
     out = fixed(source)
     assert "Adam(model.parameters(), eps=1e-4)" in out and "AdamW(model.parameters(), eps=1e-4)" in out
     assert "AdamW(\n    model.parameters(),\n)" in out  # multi-line call: reported, not rewritten
-    assert codes("import torch\nmodel = Net()\nopt = torch.optim.Adam(model.parameters())\nx = x.half()\n") == ["PRC408"]
+    code = "import torch\nmodel = Net()\nopt = torch.optim.Adam(model.parameters())\nx = x.half()\n"
+    assert codes(code) == ["PRC408"]
     assert codes("import torch\nm = Net().to(torch.bfloat16)\nopt = torch.optim.Adam(m.parameters())\n") == []
 
 

@@ -39,7 +39,8 @@ def test_json_output_matches_the_design_schema(project):
         jsonschema.validate(data, SCHEMA)
     assert data["version"] == 1 and data["recommendation"] is None
     finding = data["findings"][0]
-    assert (finding["code"], finding["rule"], finding["line"], finding["column"]) == ("PRC101", "legacy-precision-alias", 2, 31)
+    where = (finding["code"], finding["rule"], finding["line"], finding["column"])
+    assert where == ("PRC101", "legacy-precision-alias", 2, 31)
     assert finding["fix"]["applicability"] == "safe"
     assert finding["fix"]["edits"][0]["content"] == '"16-mixed"'
     assert {s["path"] for s in data["settings"]} == {"train.py", "clean.py"}
@@ -62,7 +63,8 @@ def test_github_annotations(project):
 
 
 def test_noqa_with_code_and_bare(project):
-    (project / "train.py").write_text("import lightning as L\nL.Trainer(precision=16)  # noqa: PRC101\nL.Trainer(precision=16)  # noqa\nL.Trainer(precision=16)  # noqa: PRC2\n")
+    (project / "train.py").write_text("import lightning as L\nL.Trainer(precision=16)  # noqa: PRC101\n"
+                                      "L.Trainer(precision=16)  # noqa\nL.Trainer(precision=16)  # noqa: PRC2\n")
     data = json.loads(run_cli("check", "train.py", "--format", "json", cwd=project).stdout)
     assert [f["line"] for f in data["findings"]] == [4]
 
@@ -127,12 +129,14 @@ summary = "Reports our own fused scatter kernel."
 message = "`{op}` {context} has no half-precision kernel"
 rationale = "Our CUDA extension only ships fp32 kernels."
 valid = ["import torch\\n"]
-invalid = ["import mylib\\nclass M(torch.nn.Module):\\n    def forward(self, x):\\n        return mylib.fused_scatter(x)\\n"]
+invalid = ["""import mylib\\nclass M(torch.nn.Module):\\n    def forward(self, x):\\n        return mylib.\\
+           fused_scatter(x)\\n"""]
   [[rule.patterns]]
   function = "mylib.fused_scatter"
 ''')
     (project / "pyproject.toml").write_text('[tool.prec-advisor]\nextra-rules = ["my_rules.toml"]\n')
-    (project / "model.py").write_text("import torch\nimport mylib\nclass M(torch.nn.Module):\n    def forward(self, x):\n        return mylib.fused_scatter(x)\n")
+    (project / "model.py").write_text("import torch\nimport mylib\nclass M(torch.nn.Module):\n"
+                                      "    def forward(self, x):\n        return mylib.fused_scatter(x)\n")
     result = run_cli("check", "model.py", cwd=project)
     assert "model.py:5:16: PRC901 `mylib.fused_scatter` in forward has no half-precision kernel" in result.stdout
 
@@ -162,13 +166,14 @@ def test_bad_input_is_one_line_exit_2_and_others_still_checked(project, name):
     result = run_cli("check", name, "train.py", cwd=project)
     assert result.returncode == 2
     assert "Traceback" not in result.stdout + result.stderr
-    error = [l for l in result.stdout.splitlines() if l.startswith(f"{name}:")]
+    error = [row for row in result.stdout.splitlines() if row.startswith(f"{name}:")]
     assert len(error) == 1 and error[0].startswith(f"{name}:{line}:1: PRC001") and words in error[0]
     assert "train.py:2:31: PRC101" in result.stdout
 
 
 def test_coding_cookie_and_bom_are_honoured(project):
-    (project / "cookie.py").write_bytes(b"# -*- coding: latin-1 -*-\nimport lightning as L\ns = '\xe9'\nL.Trainer(precision=16)\n")
+    (project / "cookie.py").write_bytes(b"# -*- coding: latin-1 -*-\nimport lightning as L\n"
+                                        b"s = '\xe9'\nL.Trainer(precision=16)\n")
     (project / "bom.py").write_bytes(b"\xef\xbb\xbfimport lightning as L\nL.Trainer(precision=16)\n")
     result = run_cli("check", "cookie.py", "bom.py", cwd=project)
     assert "cookie.py:4:21: PRC101" in result.stdout and "bom.py:2:21: PRC101" in result.stdout

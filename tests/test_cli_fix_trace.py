@@ -66,7 +66,7 @@ def test_trace_error_in_user_code_is_one_line_exit_2_with_static_findings_kept(t
     assert "boom.py:8:21: PRC101" in result.stdout
     data = json.loads(run_cli("check", "boom.py", "--trace", "--format", "json", cwd=tmp_path).stdout)
     assert data["summary"]["errors"] == 1
-    errors = [l for l in result.stderr.splitlines() if l.startswith("prec-advisor: error:")]
+    errors = [row for row in result.stderr.splitlines() if row.startswith("prec-advisor: error:")]
     assert len(errors) == 1 and "Boom" in errors[0] and "no GPU here" in errors[0]
     assert "Traceback" not in result.stderr
 

@@ -5,7 +5,8 @@ precision and layout are drawn too, so there is always something to fix.
 """
 import hypothesmith
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fixing import fix_twice
 

@@ -4,10 +4,11 @@ import stat
 
 import pytest
 
-from advisor.fix import fixer
 from advisor.engine import Report
 from advisor.facts import Span
 from advisor.findings import Edit, Finding, Fix
+from advisor.fix import fixer
+
 from fixing import run_fixer
 
 LEGACY = "import lightning as L\n\ntrainer = L.Trainer(precision=16)  # fp16 AMP\n"
@@ -100,11 +101,12 @@ def test_an_unwritable_file_is_a_one_line_error(tmp_path):
 
 
 def test_a_file_gone_before_the_fix_is_a_one_line_error(tmp_path):
+    import io
+
     from advisor import engine
     from advisor.catalogue import load_catalogue
     from advisor.config import Config
     from advisor.scan.opindex import OpIndex
-    import io
     path = tmp_path / "train.py"
     path.write_text(LEGACY)
     catalogue, config = load_catalogue(), Config()

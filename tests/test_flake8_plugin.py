@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from advisor.integrations.flake8 import Plugin
+
 from conftest import run_cli
 
 SOURCE = '''\
@@ -81,7 +82,8 @@ def test_noqa(project):
 
 
 def test_clean_and_docstring_only_files(tmp_path):
-    (tmp_path / "clean.py").write_text('"""Uses mixed precision via scatter_add_ (docs only)."""\n# precision=16\nx = 1\n')
+    (tmp_path / "clean.py").write_text('"""Uses mixed precision via scatter_add_ (docs only)."""\n'
+                                       "# precision=16\nx = 1\n")
     assert flake8(tmp_path, "--select", "PRC") == (0, [])
 
 
@@ -104,6 +106,7 @@ def test_a_bad_configuration_is_reported_not_a_crash(project):
 
 def test_target_gpu_from_pyproject_is_honoured(project):
     (project / "pyproject.toml").write_text('[tool.prec-advisor]\ntarget-gpu = "a100"\n')
-    (project / "train.py").write_text('import lightning as L\ntrainer = L.Trainer(accelerator="gpu", precision="16-mixed")\n')
+    (project / "train.py").write_text('import lightning as L\n'
+                                      'trainer = L.Trainer(accelerator="gpu", precision="16-mixed")\n')
     _, found = flake8(project, "--select", "PRC")
     assert found == cli_findings(project / "train.py") and ("PRC120" in {c for _, _, c in found})

@@ -2,8 +2,8 @@
 import pytest
 
 from advisor.catalogue import load_catalogue
-from advisor.fix.fp32 import device_type_for, fp32_region_fix
 from advisor.checks.ops import matching_rules
+from advisor.fix.fp32 import device_type_for, fp32_region_fix
 from advisor.scan.opindex import OpIndex
 from advisor.scan.scanner import scan
 
@@ -35,7 +35,8 @@ def test_a_multiline_call_is_reindented_and_keeps_its_comment():
     [fix] = fixes("        y = torch.index_add(\n            x, 0, idx, x,  # rows\n        )\n")
     assert fix.applicability == "unsafe" and len(fix.edits) == 1
     assert fix.edits[0].content == ('with torch.autocast(device_type="cuda", enabled=False):\n'
-                                    "            y = torch.index_add(\n                x.float(), 0, idx, x.float(),  # rows\n"
+                                    "            y = torch.index_add(\n"
+                                    "                x.float(), 0, idx, x.float(),  # rows\n"
                                     "            ).to(x.dtype)")
 
 

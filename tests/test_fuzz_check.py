@@ -9,14 +9,15 @@ changes nothing outside the edits it applied; `--fix` output parses and a second
 import hypothesmith
 import libcst as cst
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_fix_property import trainer_call
 
 from advisor import api
-
 from advisor.fix import fixer
 from advisor.fix.edits import LineIndex
+
 from fixing import fix_twice
-from test_fix_property import trainer_call
 
 pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")  # generated code like `1()`
 
@@ -38,7 +39,7 @@ def splice(code: str, snippets: list[str], positions: list[int]) -> str:
     except Exception:  # noqa: BLE001 - hypothesmith emits some code libcst rejects; append then
         return code + ("\n" if code and not code.endswith("\n") else "") + "".join(snippets)
     body = list(module.body)
-    for snippet, position in zip(snippets, positions):
+    for snippet, position in zip(snippets, positions, strict=False):
         at = position % (len(body) + 1)
         body[at:at] = cst.parse_module(snippet).body
     return module.with_changes(body=body).code

@@ -4,11 +4,11 @@ import re
 import pytest
 
 from advisor.catalogue import load_catalogue
-from advisor.fix.edits import LineIndex
-from advisor.facts import ModelCensus
-from advisor.hardware.table import lookup
 from advisor.checks.hardware import hardware_findings
+from advisor.facts import ModelCensus
+from advisor.fix.edits import LineIndex
 from advisor.hardware.recommend import recommend
+from advisor.hardware.table import lookup
 from advisor.scan.opindex import OpIndex
 from advisor.scan.scanner import scan
 

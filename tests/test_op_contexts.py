@@ -14,7 +14,8 @@ def findings(*paths):
 
 def test_point_cloud_example():
     found, _ = findings(ROOT / "examples" / "pointcloud.py")
-    assert [(line, code) for _, line, code, _ in found] == [(12, "PRC211"), (15, "PRC202"), (21, "PRC201"), (37, "PRC201")]
+    where = [(line, code) for _, line, code, _ in found]
+    assert where == [(12, "PRC211"), (15, "PRC202"), (21, "PRC201"), (37, "PRC201")]
     assert {severity for *_, severity in found} == {"warning"}
 
 

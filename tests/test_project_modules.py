@@ -139,14 +139,16 @@ def test_module_index_follows_reexports_star_imports_and_all(tmp_path):
     ("return index.bincount().index_add(0, index, index.bincount())", []),
     # fp32/fp64 by construction
     ("acc = torch.zeros(8, 4, dtype=torch.float64)\n        return acc.index_add(0, index, x.to(acc.dtype))", []),
-    ("with torch.autocast('cuda', enabled=False):\n            return torch.zeros(8, 4).index_add_(0, index, x.float())", []),
+    ("with torch.autocast('cuda', enabled=False):\n"
+     "            return torch.zeros(8, 4).index_add_(0, index, x.float())", []),
     # still half
     ("return torch.zeros(8, 4, dtype=x.dtype).index_add_(0, index, x)", ["PRC202"]),
     ("acc = torch.zeros(8, 4)\n        return acc.index_add_(0, index, x)", ["PRC202"]),
     ("return scatter(torch.ones_like(x), index, reduce='sum')", ["PRC201"]),
     # BCE: autocast refuses it whatever the inputs' dtype; only a disabled region runs it
     ("return F.binary_cross_entropy(x.sigmoid(), index.float())", ["PRC207"]),
-    ("with torch.autocast('cuda', enabled=False):\n            return F.binary_cross_entropy(x.float(), index.float())", []),
+    ("with torch.autocast('cuda', enabled=False):\n"
+     "            return F.binary_cross_entropy(x.float(), index.float())", []),
 ])
 def test_dtype_facts(tmp_path, code, expected):
     (tmp_path / "m.py").write_text(

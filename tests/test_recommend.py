@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from advisor.hardware import recommend
 from advisor.facts import Argument, ModelCensus, OpSite, PluginCall, Setting, Span
-from advisor.hardware.table import lookup, table
+from advisor.hardware import recommend
 from advisor.hardware.recommend import recommend as advise
+from advisor.hardware.table import lookup, table
 
 # What each row must get, written out by hand (a new row must be added here too).
 EXPECTED = {
@@ -176,8 +176,9 @@ def test_profile_lists_every_mode(gpu):
 
 
 def test_pure_modules_import_no_torch():
-    code = ("import sys; import advisor.hardware.recommend, advisor.checks.hardware, advisor.hardware.table, advisor.commands.env, "
-            "advisor.hardware.detect; print(sorted(m for m in ('torch', 'lightning', 'bitsandbytes') if m in sys.modules))")
+    code = ("import sys; import advisor.hardware.recommend, advisor.checks.hardware, advisor.hardware.table, "
+            "advisor.commands.env, advisor.hardware.detect; "
+            "print(sorted(m for m in ('torch', 'lightning', 'bitsandbytes') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "[]"

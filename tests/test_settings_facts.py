@@ -16,7 +16,8 @@ def settings(code):
     ("from lightning_fabric import Fabric\nFabric(precision=16)\n", "lightning_fabric.Fabric"),
     ("import lightning\nlightning.fabric.Fabric(precision=16)\n", "lightning.fabric.Fabric"),
     ("import lightning as L\nMake = L.Trainer\nMake(precision=16)\n", "lightning.Trainer"),
-    ("def main():\n    from pytorch_lightning import Trainer\n    Trainer(precision=16)\n", "pytorch_lightning.Trainer"),
+    ("def main():\n    from pytorch_lightning import Trainer\n    Trainer(precision=16)\n",
+     "pytorch_lightning.Trainer"),
 ])
 def test_every_spelling_is_a_setting(code, callee):
     found = settings(code)

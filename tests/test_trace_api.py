@@ -7,8 +7,8 @@ import pytest
 
 from advisor import engine
 from advisor.catalogue import load_catalogue
-from advisor.config import Config
 from advisor.checks.project import op_findings
+from advisor.config import Config
 from advisor.scan.opindex import OpIndex
 from advisor.trace.api import MODEL_KEYS, add_to_facts, trace_script
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from advisor.hardware.recommend import recommend
 from advisor.hardware.table import lookup
 from advisor.modelload import load_models
-from advisor.hardware.recommend import recommend
 from advisor.trace import census
 from advisor.trace.api import trace_script
 

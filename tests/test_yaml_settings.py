@@ -6,12 +6,12 @@ import yaml
 from ruamel.yaml import YAML
 
 from advisor.catalogue import load_catalogue
-from advisor.fix.edits import LineIndex
-from advisor.findings import Edit, Finding, Fix
-from advisor.facts import Span
-from advisor.hardware.table import lookup
 from advisor.checks.hardware import hardware_findings
 from advisor.checks.settings import setting_findings
+from advisor.facts import Span
+from advisor.findings import Edit, Finding, Fix
+from advisor.fix.edits import LineIndex
+from advisor.hardware.table import lookup
 from advisor.scan.yaml_settings import is_yaml, scan_yaml, yaml_safe_fixes
 
 CATALOGUE = load_catalogue()
@@ -36,7 +36,8 @@ def apply(text, findings):
     index = LineIndex(text)
     edits = sorted((e for f in findings for e in f.fix.edits), key=lambda e: (e.span.line, e.span.column), reverse=True)
     for edit in edits:
-        start, end = index.offset(edit.span.line, edit.span.column), index.offset(edit.span.end_line, edit.span.end_column)
+        start = index.offset(edit.span.line, edit.span.column)
+        end = index.offset(edit.span.end_line, edit.span.end_column)
         text = text[:start] + edit.content + text[end:]
     return text
 
@@ -176,7 +177,8 @@ def test_noqa_comments_in_yaml():
 
 @pytest.mark.parametrize("text", [
     # GitHub workflow, Helm template, GitLab tags, block scalars, multi-line flow, documents, tabs, junk
-    "on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: |\n          trainer:\n            precision: 16\n",
+    "on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+    "      - run: |\n          trainer:\n            precision: 16\n",
     "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Values.trainer }}\n{{- if .Values.x }}\n  a: b\n{{- end }}\n",
     "job:\n  script:\n    - !reference [.setup, script]\ntrainer: !custom\n  precision: !!str 16\n",
     "trainer: {\n  precision: 16,\n}\n",

@@ -10,17 +10,17 @@ target GPU are kept as facts (`AmpFacts`) and judged by
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterable, Optional
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from advisor.catalogue import Catalogue, load_catalogue
-from advisor.fix.edits import quote_like
 from advisor.facts import Span
 from advisor.findings import Edit, Finding, Fix, from_rule
+from advisor.fix.edits import quote_like
 from advisor.scan.imports import Scopes, dotted, module_name_for
 from advisor.scan.values import literal
 
@@ -84,9 +84,9 @@ class AmpFacts:
 @dataclass
 class _Autocast:
     node: cst.Call
-    device: Optional[str]  # "cuda", "cpu"... or None when not static
-    dtype: Optional[str]  # "float16" | "bfloat16" | None when not static
-    dtype_arg: Optional[cst.Arg]
+    device: str | None  # "cuda", "cpu"... or None when not static
+    dtype: str | None  # "float16" | "bfloat16" | None when not static
+    dtype_arg: cst.Arg | None
 
 
 class _Visitor(cst.BatchableCSTVisitor):
@@ -97,20 +97,20 @@ class _Visitor(cst.BatchableCSTVisitor):
         # the one walk tracks them, this visitor only records.
         self.shared = walk is not None
         self.scopes = walk.scopes if walk is not None else Scopes(module_name_for(path), {})
-        self.torch_alias: Optional[str] = None
+        self.torch_alias: str | None = None
         self.uses_lightning = False
         self.active: list[_Autocast] = []  # enclosing autocast blocks
         self.autocasts: list[_Autocast] = []
         self.scalers: list[cst.Call] = []
         self.backwards: list[tuple[cst.Call, bool]] = []  # (call, inside autocast)
-        self.deprecated: list[tuple[cst.CSTNode, str, Optional[cst.Call]]] = []  # (node, name, call or None)
+        self.deprecated: list[tuple[cst.CSTNode, str, cst.Call | None]] = []  # (node, name, call or None)
         self.half_casts: list[tuple[cst.Call, str]] = []  # (call, the cast model's dotted name)
         self.called_in_autocast: set = set()
         # per function, in source order: ("scaled", scaler) ("unscale", scaler) ("step", scaler, opt)
         # and ("clip", call, statement)
         self.events: list[list] = [[]]  # the module's, then the open functions'
         self.function_events: list[list] = []  # of the functions already left
-        self.optimizers: list[tuple[cst.Call, str, Optional[cst.Arg]]] = []
+        self.optimizers: list[tuple[cst.Call, str, cst.Arg | None]] = []
         self.true_fp16 = False
         self.hf: list[tuple[cst.Call, cst.Arg]] = []
         self.accelerate: list[tuple[cst.Call, cst.Arg]] = []
@@ -152,7 +152,7 @@ class _Visitor(cst.BatchableCSTVisitor):
             self.statements.pop()
 
     # -- autocast blocks -----------------------------------------------------------
-    def _autocast(self, call: cst.Call) -> Optional[_Autocast]:
+    def _autocast(self, call: cst.Call) -> _Autocast | None:
         qualified = self.scopes.qualify(call.func)
         if qualified not in AUTOCASTS:
             return None
@@ -297,7 +297,7 @@ class _Judge:
         statement = self.v.statement_of.get(node)
         return (self.span(statement if statement is not None else node).end_line,)
 
-    def _torch_head(self, func: cst.BaseExpression, qualified_tail: str) -> Optional[str]:
+    def _torch_head(self, func: cst.BaseExpression, qualified_tail: str) -> str | None:
         """`th` when `func` is spelled `th.<qualified_tail>` with `th` bound to torch."""
         text = dotted(func)
         head = self.v.torch_alias
@@ -374,7 +374,7 @@ class _Judge:
     def _all_events(self) -> list:
         return self.v.function_events + self.v.events
 
-    def _unscale_edit(self, statement: Optional[cst.CSTNode], scaler: str, optimizer: Optional[str]) -> Optional[Edit]:
+    def _unscale_edit(self, statement: cst.CSTNode | None, scaler: str, optimizer: str | None) -> Edit | None:
         if statement is None or optimizer is None:
             return None
         where = self.span(statement)
@@ -442,14 +442,14 @@ class _Judge:
         return TargetSite(code, self.span(node), values, edits, self._noqa_lines(node))
 
 
-def visitor_for(path: str, text: str, walk=None) -> Optional[_Visitor]:
+def visitor_for(path: str, text: str, walk=None) -> _Visitor | None:
     """A visitor to run in the scanner's traversal (libcst.visit_batched), or None when no
     trigger word occurs and no PRC4xx rule can apply; `walk` is the scanner's walk state."""
     return _Visitor(path, walk) if TRIGGER_RE.search(text) else None
 
 
-def check_amp(path: str, text: str, catalogue: Catalogue, module: Optional[cst.Module] = None,
-              visited: Optional[_Visitor] = None, positions=None) -> tuple[list, Optional[AmpFacts]]:
+def check_amp(path: str, text: str, catalogue: Catalogue, module: cst.Module | None = None,
+              visited: _Visitor | None = None, positions=None) -> tuple[list, AmpFacts | None]:
     """PRC4xx findings that need no target, and the facts the target rules need.
 
     `module` is the scanner's parse of `text` and `visited` the visitor that
@@ -475,8 +475,8 @@ def check_amp(path: str, text: str, catalogue: Catalogue, module: Optional[cst.M
     return judge.findings, AmpFacts(path, judge.target_sites())
 
 
-def ecosystem_target_findings(facts: Iterable[AmpFacts], target_capability: Optional[tuple],
-                              catalogue: Optional[Catalogue] = None) -> list:
+def ecosystem_target_findings(facts: Iterable[AmpFacts], target_capability: tuple | None,
+                              catalogue: Catalogue | None = None) -> list:
     """PRC404/PRC409/PRC410 for a CUDA target of compute capability (major, minor).
 
     fp16 needs a GradScaler and overflows where bf16 does not; from 8.0 on bf16

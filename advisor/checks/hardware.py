@@ -6,14 +6,14 @@ rules/hardware.toml, the conditions live here.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from advisor.catalogue import Catalogue
 from advisor.facts import Argument, ModelCensus, PluginCall, Setting, Span
-from advisor.fix.edits import insert_keyword, quote_like
 from advisor.findings import Edit, Finding, Fix
-from advisor.hardware.table import Gpu
+from advisor.fix.edits import insert_keyword, quote_like
 from advisor.hardware.recommend import Recommendation, argument_literal, device_count, fits_16bit, sharding
+from advisor.hardware.table import Gpu
 
 NON_CUDA_ACCELERATORS = ("cpu", "mps", "tpu", "xla", "hpu", "ipu")
 BNB_FOUR_BIT = ("nf4", "nf4-dq", "fp4", "fp4-dq")
@@ -36,7 +36,7 @@ def _replace(argument: Argument, content: str) -> Edit:
     return Edit(argument.span, content)
 
 
-def _fix(rule, *edits: Edit) -> Optional[Fix]:
+def _fix(rule, *edits: Edit) -> Fix | None:
     if not edits or rule.fix == "none":
         return None
     return Fix(rule.fix, rule.fix_title, tuple(edits))
@@ -53,7 +53,7 @@ def _static(call: PluginCall, name: str):
     return argument.value if argument is not None and argument.static else None
 
 
-def _dtype_name(argument: Optional[Argument]) -> Optional[str]:
+def _dtype_name(argument: Argument | None) -> str | None:
     """`torch.bfloat16` -> "bfloat16"; None when absent or not a torch dtype spelled out."""
     if argument is None:
         return None
@@ -177,9 +177,9 @@ def hardware_findings(
     settings: Sequence[Setting],
     ops,
     target: Gpu,
-    recommendation: Optional[Recommendation],
+    recommendation: Recommendation | None,
     catalogue: Catalogue,
-    census: Optional[ModelCensus] = None,
+    census: ModelCensus | None = None,
 ) -> list:
     """Findings of PRC120-PRC123 and PRC301-PRC309 for `settings` trained on `target`.
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from advisor.catalogue import Catalogue, Pattern, Rule
 from advisor.facts import OpSite
@@ -68,7 +68,7 @@ def matching_rules(site: OpSite, rules: Iterable[Rule]) -> list[Rule]:
     return [rule for rule in rules if any(pattern_matches(p, site) for p in rule.patterns)]
 
 
-def severity_for(rule: Rule, context: str, true_half: bool) -> Optional[str]:
+def severity_for(rule: Rule, context: str, true_half: bool) -> str | None:
     """None when the op is not reported in this context."""
     if rule.context == "anywhere":  # API misuse (PRC4xx) matters wherever it is written
         return rule.severity
@@ -81,7 +81,7 @@ def severity_for(rule: Rule, context: str, true_half: bool) -> Optional[str]:
     return rule.severity
 
 
-def describe_context(context: str, reached_from: Optional[str]) -> str:
+def describe_context(context: str, reached_from: str | None) -> str:
     if reached_from:
         return f"in `{reached_from}`'s call path"
     return CONTEXT_WORDS.get(context, context)

@@ -12,17 +12,22 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import Optional
 
 from advisor import lightning
 from advisor.catalogue import Catalogue, Rule
-from advisor.checks.ops import (canonical_op, describe_context, matched_detail, matching_rules, op_rules_for,
-                                severity_for)
+from advisor.checks.ops import (
+    canonical_op,
+    describe_context,
+    matched_detail,
+    matching_rules,
+    op_rules_for,
+    severity_for,
+)
 from advisor.facts import CallEdge, FileFacts, FunctionInfo, OpSite, Setting
 from advisor.findings import Finding, from_rule
 from advisor.fix.fp32 import device_type_for, fp32_region_fix
 from advisor.scan.modules import ModuleIndex
-from advisor.scan.walk import MODULE_BASES, STEP_RE
+from advisor.scan.walk import STEP_RE, is_module_base
 
 ENTRY_CONTEXTS = ("forward", "step")
 SAFE_KINDS = ("int", "fp32")
@@ -38,7 +43,7 @@ class Entry:
     site: OpSite
     chain: tuple  # callee texts down to the op, e.g. ("scatter_sum", "Tensor.scatter_add_")
     flows: frozenset  # parameter indices of the summarized function
-    unless: Optional[tuple] = None  # safe unless the caller passes one of these parameters
+    unless: tuple | None = None  # safe unless the caller passes one of these parameters
 
 
 class Project:
@@ -55,7 +60,7 @@ class Project:
         self._edges: dict[str, list] = {}
 
     # -- names ------------------------------------------------------------------
-    def _class(self, file: FileFacts, qualified: str) -> Optional[tuple[FileFacts, str]]:
+    def _class(self, file: FileFacts, qualified: str) -> tuple[FileFacts, str] | None:
         found = self.index.resolve(qualified, file)
         if found and found[1] in found[0].classes:
             return found
@@ -73,7 +78,7 @@ class Project:
             if project:
                 yield from self.ancestors(*project, seen)
 
-    def method(self, file: FileFacts, qualname: str, name: str, seen=None) -> Optional[str]:
+    def method(self, file: FileFacts, qualname: str, name: str, seen=None) -> str | None:
         """The function key of `name` on a class, looked up along its project bases."""
         seen = seen if seen is not None else set()
         if (file.path, qualname) in seen or qualname not in file.classes:
@@ -96,7 +101,7 @@ class Project:
         name = info.qualname.rsplit(".", 1)[-1]
         if name != "forward" and not STEP_RE.search(name):
             return info.context
-        if any(_module_base(base) for base in self.ancestors(file, info.owner)):
+        if any(is_module_base(base) for base in self.ancestors(file, info.owner)):
             return "forward" if name == "forward" else "step"
         return info.context
 
@@ -112,7 +117,7 @@ class Project:
             self._edges[key] = resolved
         return self._edges[key]
 
-    def _target(self, file: FileFacts, info: FunctionInfo, edge: CallEdge) -> Optional[tuple[str, int]]:
+    def _target(self, file: FileFacts, info: FunctionInfo, edge: CallEdge) -> tuple[str, int] | None:
         if edge.callee.startswith("self."):
             if info.owner is None:
                 return None
@@ -131,7 +136,7 @@ class Project:
         target_file, name = found
         return (_key(target_file.path, name), 0) if name in target_file.functions else None
 
-    def _attribute(self, file: FileFacts, qualname: str, name: str) -> Optional[tuple[FileFacts, str]]:
+    def _attribute(self, file: FileFacts, qualname: str, name: str) -> tuple[FileFacts, str] | None:
         callee = file.classes[qualname].attributes.get(name) if qualname in file.classes else None
         return self._class(file, callee) if callee else None
 
@@ -149,7 +154,7 @@ class Project:
                     found.append((file, replace(setting, kind=kind, lite=lite), True))
         return found
 
-    def _setting_kind(self, file: FileFacts, callee: str) -> tuple[Optional[str], bool]:
+    def _setting_kind(self, file: FileFacts, callee: str) -> tuple[str | None, bool]:
         project = self._class(file, callee)
         if project is None:
             return None, False
@@ -164,10 +169,6 @@ class Project:
 
 def _key(path: str, qualname: str) -> str:
     return f"{path}::{qualname}"
-
-
-def _module_base(base: str) -> bool:
-    return base in MODULE_BASES or lightning.is_lightning(base, "LightningModule") or base.startswith("torch_geometric.nn")
 
 
 def _precision_profile(settings: list[Setting]) -> tuple[bool, bool]:
@@ -188,7 +189,8 @@ def _safe_here(site: OpSite, rule: Rule) -> bool:
 
 def _site_values(site: OpSite, rule: Rule, op: str, context: str) -> dict:
     dtype = site.keywords.get("dtype")
-    return {"op": op, "context": context, "detail": matched_detail(site, rule), "base": op.rsplit(".", 1)[-1].rstrip("_"),
+    return {"op": op, "context": context, "detail": matched_detail(site, rule),
+            "base": op.rsplit(".", 1)[-1].rstrip("_"),
             "dtype": dtype if isinstance(dtype, str) else "a half dtype"}
 
 
@@ -334,8 +336,8 @@ def _caller_flows(edge: CallEdge, info: FunctionInfo, shift: int, entry: Entry) 
     return flows
 
 
-def op_findings(facts: list[FileFacts], catalogue: Catalogue, texts: dict, settings: Optional[list] = None,
-                project: Optional[Project] = None) -> list[Finding]:
+def op_findings(facts: list[FileFacts], catalogue: Catalogue, texts: dict, settings: list | None = None,
+                project: Project | None = None) -> list[Finding]:
     """PRC2xx findings; `texts` (path -> scanned text) lets each carry its FP32-region fix.
 
     `settings` (default: the facts' own) decide which precisions can run; `project`

@@ -5,17 +5,16 @@ turns them into findings with the catalogue's wording.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional
 
 from advisor import lightning
-
-from advisor.fix import edits
 from advisor.catalogue import Catalogue
 from advisor.facts import Setting
 from advisor.findings import Finding, Fix, from_rule
+from advisor.fix import edits
 
-Hit = tuple  # (code, span, values: dict, fix: Optional[Fix])
+Hit = tuple  # (code, span, values: dict, fix: Fix | None)
 LITE_NOTE = (" (a Lightning 1.x `LightningLite` subclass: Lite is Fabric now, `lightning.fabric.Fabric`,"
              " which reads the 2.x values)")
 
@@ -27,7 +26,7 @@ class Context:
 
     text: str
     catalogue: Catalogue
-    torch_name: Optional[str] = None
+    torch_name: str | None = None
 
 
 def _replace_literal(code: str, catalogue: Catalogue, literal, new_value: str, title_values: dict) -> Fix:
@@ -58,7 +57,7 @@ def invalid_values(setting: Setting, ctx: Context) -> Iterator[Hit]:
         yield "PRC103", literal.span, values, fix
 
 
-def _precision_plugin(setting: Setting) -> Optional[str]:
+def _precision_plugin(setting: Setting) -> str | None:
     for name in setting.plugins:
         short = name.rsplit(".", 1)[-1]
         if lightning.SUFFIXED_PLUGINS.get(short, short) in lightning.PRECISION_PLUGINS:
@@ -116,7 +115,8 @@ def accelerator_conflicts(setting: Setting, ctx: Context) -> Iterator[Hit]:
         normalized = lightning.normalize(literal.value)
         values = {"value": literal.text, "accelerator": accelerator, "kind": setting.kind}
         if accelerator == "cpu" and normalized == "16-mixed":
-            yield "PRC107", literal.span, values, _replace_literal("PRC107", ctx.catalogue, literal, "bf16-mixed", values)
+            fix = _replace_literal("PRC107", ctx.catalogue, literal, "bf16-mixed", values)
+            yield "PRC107", literal.span, values, fix
         elif accelerator in ("cpu", "mps", "tpu") and normalized and normalized.startswith("transformer-engine"):
             yield "PRC108", literal.span, values, None
         elif accelerator == "mps" and normalized == "64-true":
@@ -138,12 +138,13 @@ SETTING_RULES = (legacy_values, invalid_values, precision_with_plugin, removed_a
                  accelerator_conflicts, plugin_namespaces)
 
 
-def setting_findings(setting: Setting, text: str, catalogue: Catalogue, torch_name: Optional[str] = None) -> list[Finding]:
+def setting_findings(setting: Setting, text: str, catalogue: Catalogue, torch_name: str | None = None) -> list[Finding]:
     ctx = Context(text, catalogue, torch_name)
     findings = []
     for rule_function in SETTING_RULES:
         for code, span, values, fix in rule_function(setting, ctx):
-            finding = from_rule(catalogue[code], setting.path, span, values, fix, noqa_lines=(setting.call_span.end_line,))
+            finding = from_rule(catalogue[code], setting.path, span, values, fix,
+                                noqa_lines=(setting.call_span.end_line,))
             if setting.lite:
                 finding.message += LITE_NOTE
             findings.append(finding)

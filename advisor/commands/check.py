@@ -6,12 +6,11 @@ import os
 import sys
 from pathlib import Path
 
-from advisor.commands import output
-
-from advisor.scan import sourcefile
-from advisor.catalogue import CatalogueError
-from advisor.config import FAIL_LEVELS, ConfigError, discover
 from advisor import api
+from advisor.catalogue import CatalogueError
+from advisor.commands import output
+from advisor.config import FAIL_LEVELS, ConfigError, discover
+from advisor.scan import sourcefile
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -20,14 +19,19 @@ def _codes(text: str) -> tuple:
     return tuple(code.strip().upper() for code in text.split(",") if code.strip())
 
 
+def _globs(text: str) -> tuple:
+    return tuple(pattern for pattern in text.split(",") if pattern)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", default=["."], help="files or folders to check; - reads stdin")
     parser.add_argument("--stdin-filename", help="the name to report for code read from stdin")
-    parser.add_argument("--select", type=_codes, help="codes or prefixes to report (comma-separated; ALL for every rule)")
+    parser.add_argument("--select", type=_codes,
+                        help="codes or prefixes to report (comma-separated; ALL for every rule)")
     parser.add_argument("--extend-select", type=_codes, help="codes or prefixes to add to the selection")
     parser.add_argument("--ignore", type=_codes, help="codes or prefixes to drop")
-    parser.add_argument("--exclude", type=lambda s: tuple(p for p in s.split(",") if p), help="globs to skip (replaces the defaults)")
-    parser.add_argument("--extend-exclude", type=lambda s: tuple(p for p in s.split(",") if p), help="globs to skip as well")
+    parser.add_argument("--exclude", type=_globs, help="globs to skip (replaces the defaults)")
+    parser.add_argument("--extend-exclude", type=_globs, help="globs to skip as well")
     parser.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
     parser.add_argument("--show-source", action="store_true", help="print the offending line under each finding")
     parser.add_argument("--statistics", action="store_true", help="count findings per rule")
@@ -43,15 +47,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu", help="advise for this GPU (e.g. a100-80gb, t4, h100); see `prec-advisor env`")
     parser.add_argument("--detect", action="store_true", help="advise for the GPU detected on this machine")
     parser.add_argument("--devices", type=int, help="number of devices the run uses (for sharded memory estimates)")
-    parser.add_argument("--fix", action="store_true", help="apply safe fixes (and recommended ones when a GPU target is known)")
+    parser.add_argument("--fix", action="store_true",
+                        help="apply safe fixes (and recommended ones when a GPU target is known)")
     parser.add_argument("--diff", action="store_true", help="print the diff --fix would apply; write nothing")
-    parser.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes that change what runs (FP32 regions)")
+    parser.add_argument("--unsafe-fixes", action="store_true",
+                        help="also apply fixes that change what runs (FP32 regions)")
     parser.add_argument("--validate", action="store_true",
                         help="with --fix and a GPU target: apply the recommended precision only where a short "
                              "training run of it (on this machine, against 32-true) passes")
     parser.add_argument("--trace", action="store_true",
                         help="also import the scripts' models (runs their code, in a child process) and trace them")
-    parser.add_argument("--model", help="with --trace: the model to trace, module:Name or file.py:Name (a class or factory)")
+    parser.add_argument("--model",
+                        help="with --trace: the model to trace, module:Name or file.py:Name (a class or factory)")
     parser.add_argument("--trace-timeout", type=float, default=120.0, help="seconds per traced script (default 120)")
 
 

@@ -8,17 +8,18 @@ from __future__ import annotations
 import json
 import sys
 
-from advisor.hardware import table as hardware
-
 from advisor.hardware import recommend
+from advisor.hardware import table as hardware
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
-    parser.add_argument("--torch", action="store_true", help="also ask torch (imports it; respects CUDA_VISIBLE_DEVICES)")
-    parser.add_argument("--gpu", metavar="NAME", help="show a hardware-table entry instead of detecting (e.g. a100, t4)")
+    parser.add_argument("--torch", action="store_true",
+                        help="also ask torch (imports it; respects CUDA_VISIBLE_DEVICES)")
+    parser.add_argument("--gpu", metavar="NAME",
+                        help="show a hardware-table entry instead of detecting (e.g. a100, t4)")
 
 
 def _device_report(gpu) -> dict:
@@ -64,7 +65,8 @@ def _text(data: dict) -> str:
         flags = ", ".join(cpu["bf16_flags"]) or "no avx512_bf16/amx_bf16"
         lines.append(f"System: {machine['system']}")
         lines.append(f"CPU: {cpu['model'] or 'unknown'}, {cpu['cores']} logical cores, "
-                     f"{_fmt(cpu['memory_gib'], ' GiB')}, native bf16: {'yes' if cpu['bf16_native'] else 'no'} ({flags})")
+                     f"{_fmt(cpu['memory_gib'], ' GiB')}, "
+                     f"native bf16: {'yes' if cpu['bf16_native'] else 'no'} ({flags})")
         if machine["gpus"]:
             lines.append(f"GPUs: {len(machine['gpus'])}")
             lines.extend(f"  {g['index']}: {g['name']}, {_fmt(g['memory_gib'], ' GiB')}, via {g['source']}"

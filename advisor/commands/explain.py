@@ -12,9 +12,12 @@ from advisor.catalogue import Catalogue, Rule, load_catalogue
 
 FIX_SAFETY = {
     "none": "No automatic fix: the message says what to change.",
-    "safe": "The fix is safe: it keeps behaviour (Lightning already runs what the new spelling says) and `--fix` applies it.",
-    "recommended": "The fix applies the advisor's recommendation for the hardware target: `--fix` applies it only when a target is known (`--gpu`, `target-gpu` in the config, or `--detect`).",
-    "unsafe": "The fix is unsafe: it changes what runs (it moves work to FP32), so `--fix` applies it only with `--unsafe-fixes`; review the diff (`--diff --unsafe-fixes`).",
+    "safe": "The fix is safe: it keeps behaviour (Lightning already runs what the new spelling says) "
+            "and `--fix` applies it.",
+    "recommended": "The fix applies the advisor's recommendation for the hardware target: `--fix` applies it "
+                   "only when a target is known (`--gpu`, `target-gpu` in the config, or `--detect`).",
+    "unsafe": "The fix is unsafe: it changes what runs (it moves work to FP32), so `--fix` applies it only "
+              "with `--unsafe-fixes`; review the diff (`--diff --unsafe-fixes`).",
 }
 
 
@@ -43,11 +46,13 @@ def rule_page(rule: Rule, heading: str = "#") -> str:
 
 def rules_markdown(catalogue: Catalogue) -> str:
     """docs/rules.md: an index table, then one section per rule."""
-    lines = ["# Rules", "", "Generated from `rules/*.toml` by `python -m advisor.commands.explain --markdown`; do not edit by hand.", "",
+    generated = "Generated from `rules/*.toml` by `python -m advisor.commands.explain --markdown`; do not edit by hand."
+    lines = ["# Rules", "", generated, "",
              "| Code | Name | Severity | Fix | What it does |", "|---|---|---|---|---|"]
     for rule in catalogue:
         summary = rule.summary.replace("|", "\\|")
-        lines.append(f"| [{rule.code}](#{rule.code.lower()}) | {rule.name} | {rule.severity} | {rule.fix} | {summary} |")
+        link = f"[{rule.code}](#{rule.code.lower()})"
+        lines.append(f"| {link} | {rule.name} | {rule.severity} | {rule.fix} | {summary} |")
     lines.append("")
     for rule in catalogue:
         lines += [f'<a id="{rule.code.lower()}"></a>', "", rule_page(rule, "##"), ""]
@@ -68,7 +73,8 @@ def run(args) -> int:
     key = args.code.strip()
     rule = catalogue.rules.get(key.upper()) or catalogue.by_name(key.lower())
     if rule is None:
-        print(f"prec-advisor: error: unknown rule {args.code!r}; `prec-advisor explain --all` lists them", file=sys.stderr)
+        print(f"prec-advisor: error: unknown rule {args.code!r}; `prec-advisor explain --all` lists them",
+              file=sys.stderr)
         return 2
     print(rule_page(rule))
     return 0

@@ -39,8 +39,9 @@ def summary(report: Report) -> dict:
 
 def _source_lines(path: str, cache: dict) -> list[str]:
     if path not in cache:
-        from advisor.scan import sourcefile
         from pathlib import Path
+
+        from advisor.scan import sourcefile
         try:
             cache[path] = sourcefile.read(Path(path)).text.splitlines()
         except sourcefile.InputError:
@@ -58,8 +59,10 @@ def render_text(report: Report, out: TextIO, *, color: bool, show_source: bool, 
             lines = _source_lines(finding.path, lines_cache)
             if 0 < finding.line <= len(lines):
                 text = lines[finding.line - 1]
-                width = max(1, (finding.span.end_column - finding.column) if finding.span.end_line == finding.line else len(text) - finding.column + 1)
-                out.write(f"  {finding.line:>4} | {text}\n       | {' ' * (finding.column - 1)}{_paint('^' * width, finding.severity, color)}\n")
+                one_line = finding.span.end_line == finding.line
+                width = max(1, finding.span.end_column - finding.column if one_line else len(text) - finding.column + 1)
+                carets = _paint("^" * width, finding.severity, color)
+                out.write(f"  {finding.line:>4} | {text}\n       | {' ' * (finding.column - 1)}{carets}\n")
                 if finding.fix:
                     out.write(f"       = fix ({finding.fix.applicability}): {finding.fix.title}\n")
     if statistics:

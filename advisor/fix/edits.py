@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from typing import Optional
 
 from advisor.facts import Setting, Span
 from advisor.findings import Edit
@@ -41,7 +40,7 @@ def replace(span: Span, content: str) -> Edit:
     return Edit(span, content)
 
 
-def remove_keyword(text: str, setting: Setting, name: str) -> Optional[Edit]:
+def remove_keyword(text: str, setting: Setting, name: str) -> Edit | None:
     """Drop `name=value` and the comma that separates it from its neighbours."""
     args = [a for a in setting.arguments.values() if a.arg_span is not None]
     target = setting.arguments.get(name)
@@ -68,7 +67,8 @@ def remove_keyword(text: str, setting: Setting, name: str) -> Optional[Edit]:
         trailing = re.match(r"\s*,", text[end:])
         end += trailing.end() if trailing else 0
     line_start = text.rfind("\n", 0, start) + 1
-    if position + 1 < len(order) and text[line_start:start].strip() == "" and order[position + 1].arg_span.line > target.arg_span.end_line:
+    own_line = text[line_start:start].strip() == ""
+    if own_line and position + 1 < len(order) and order[position + 1].arg_span.line > target.arg_span.end_line:
         start = line_start  # the argument had its own line(s): remove them whole
         nxt = order[position + 1].arg_span
         end = index.offset(nxt.line, 1)

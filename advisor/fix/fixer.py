@@ -14,16 +14,17 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Optional, TextIO
+from typing import TextIO
 
 import libcst as cst
 
-from advisor.scan import sourcefile
-from advisor.fix.edits import LineIndex
 from advisor.engine import FileResult, Report, check_source
 from advisor.findings import Finding
+from advisor.fix.edits import LineIndex
+from advisor.scan import sourcefile
 from advisor.scan.yaml_settings import is_yaml
 
 MAX_PASSES = 8
@@ -113,7 +114,7 @@ def _parses(text: str, path: str = "") -> bool:
     return True
 
 
-def _noqa_line(finding: Finding, noqa: dict) -> Optional[int]:
+def _noqa_line(finding: Finding, noqa: dict) -> int | None:
     """A line the fix would rewrite whose `# noqa` covers the finding's code."""
     for edit in finding.fix.edits:
         for line in range(edit.span.line, edit.span.end_line + 1):
@@ -157,7 +158,7 @@ def fix_text(text: str, findings: list[Finding], noqa: dict) -> tuple[str, list,
 # ---- the passes over a whole report ------------------------------------------------
 
 def plan_fixes(report: Report, recheck: Recheck, unsafe: bool, target_known: bool,
-               sources: Optional[Mapping[str, sourcefile.SourceFile]] = None) -> Plan:
+               sources: Mapping[str, sourcefile.SourceFile] | None = None) -> Plan:
     """Fix every file of the report in memory, re-checking after each pass; nothing is written."""
     plan = Plan(files={}, report=report)
     unreadable = set()
@@ -186,7 +187,7 @@ def plan_fixes(report: Report, recheck: Recheck, unsafe: bool, target_known: boo
     return plan
 
 
-def _load(path: str, sources, plan: Plan, unreadable: set) -> Optional[FileFix]:
+def _load(path: str, sources, plan: Plan, unreadable: set) -> FileFix | None:
     try:
         source = sources[path] if sources and path in sources else sourcefile.read(Path(path))
     except sourcefile.InputError as exc:
@@ -238,7 +239,7 @@ def write_atomic(path: str, data: bytes) -> None:
         raise
 
 
-def _write(state: FileFix) -> Optional[str]:
+def _write(state: FileFix) -> str | None:
     try:
         write_atomic(state.path, sourcefile.encode(state.source, state.text))
     except UnicodeEncodeError as exc:
@@ -254,7 +255,7 @@ def _plural(count: int, word: str) -> str:
 
 def apply(report: Report, recheck: Recheck, mode: str, unsafe: bool, target_known: bool, out: TextIO,
           err: TextIO, fail_level: str = "info",
-          sources: Optional[Mapping[str, sourcefile.SourceFile]] = None) -> FixOutcome:
+          sources: Mapping[str, sourcefile.SourceFile] | None = None) -> FixOutcome:
     """Run `--diff` (print diffs, write nothing) or `--fix` (write files, report what remains)."""
     plan = plan_fixes(report, recheck, unsafe, target_known, sources)
     changed = [state for state in plan.files.values() if state.changed]

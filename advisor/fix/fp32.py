@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from advisor.fix.edits import LineIndex
 from advisor.facts import FileFacts, OpSite
 from advisor.findings import Edit, Fix
+from advisor.fix.edits import LineIndex
 
 NEUTRAL_CALLS = {"size", "numel", "dim", "long", "int", "float", "double", "view", "reshape", "t", "unsqueeze",
                  "squeeze", "contiguous", "detach", "clone", "expand", "expand_as", "len", "max", "min"}
@@ -80,7 +79,7 @@ SHAPES = {
 }
 
 
-def shape_for(op: str) -> Optional[OpShape]:
+def shape_for(op: str) -> OpShape | None:
     if op.startswith(("torch_scatter.scatter", "torch_scatter.segment")):
         return _SCATTER_LIB
     return SHAPES.get(op)
@@ -92,8 +91,8 @@ def device_type_for(facts: FileFacts) -> str:
     return "cpu" if accelerators == {"cpu"} else "cuda"
 
 
-def fp32_region_fix(site: OpSite, text: str, torch_name: Optional[str], rule,
-                    device_type: str = "cuda") -> Optional[Fix]:
+def fp32_region_fix(site: OpSite, text: str, torch_name: str | None, rule,
+                    device_type: str = "cuda") -> Fix | None:
     """The unsafe fix for one op site, or None when the statement is not one we rewrite.
 
     `text` must be the text the site was scanned from (never a re-read of the
@@ -125,7 +124,7 @@ def _newline(text: str, offset: int) -> str:
 
 
 def _rewrite(statement: str, call_at: int, shape: OpShape, torch: str, device: str, indent: str,
-             newline: str) -> Optional[str]:
+             newline: str) -> str | None:
     try:
         wrapper = MetadataWrapper(cst.parse_module(statement))
     except (cst.ParserSyntaxError, RecursionError):
@@ -231,7 +230,8 @@ def _import_torch(text: str, index: LineIndex) -> Edit:
     for statement in module.body:
         first = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
         docstring = skipped == 0 and isinstance(first, cst.Expr) and isinstance(first.value, cst.SimpleString)
-        future = isinstance(first, cst.ImportFrom) and isinstance(first.module, cst.Name) and first.module.value == "__future__"
+        future = (isinstance(first, cst.ImportFrom) and isinstance(first.module, cst.Name)
+                  and first.module.value == "__future__")
         if not (docstring or future):
             break
         skipped += 1

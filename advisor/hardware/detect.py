@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field, replace
-from typing import Optional
 
 from advisor.hardware import table as hardware
 from advisor.hardware.table import Gpu
@@ -34,8 +33,8 @@ class DetectedDevice:
     index: int
     name: str
     source: str  # nvidia-smi | nvml | rocm-smi | torch | sysctl
-    memory_gib: Optional[float] = None
-    compute_capability: Optional[tuple] = None
+    memory_gib: float | None = None
+    compute_capability: tuple | None = None
     arch: str = ""
     driver: str = ""
     kind: str = "cuda"
@@ -78,7 +77,7 @@ class DetectedDevice:
 class CpuInfo:
     model: str = ""
     cores: int = 0
-    memory_gib: Optional[float] = None
+    memory_gib: float | None = None
     flags: frozenset = frozenset()
 
     @property
@@ -130,12 +129,12 @@ class Machine:
 
 # ---- parsers (pure) ---------------------------------------------------------
 
-def _number(text: str) -> Optional[float]:
+def _number(text: str) -> float | None:
     found = re.search(r"[-+]?\d+(\.\d+)?", text or "")
     return float(found.group(0)) if found else None
 
 
-def _capability(text: str) -> Optional[tuple]:
+def _capability(text: str) -> tuple | None:
     found = re.fullmatch(r"\s*(\d+)\.(\d+)\s*", text or "")
     return (int(found.group(1)), int(found.group(2))) if found else None
 
@@ -152,7 +151,7 @@ def parse_nvidia_smi_csv(text: str, fields=NVIDIA_SMI_FIELDS) -> list:
         rows = rows[1:]
     devices = []
     for position, row in enumerate(rows):
-        values = dict(zip(fields, (cell.strip() for cell in row)))
+        values = dict(zip(fields, (cell.strip() for cell in row), strict=False))
         if not values.get("name"):
             continue
         memory = _number(values.get("memory.total", ""))

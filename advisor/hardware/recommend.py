@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence, Union
 
 from advisor.facts import Argument, ModelCensus, OpSite, Setting
 from advisor.hardware.table import Gpu
@@ -59,8 +59,8 @@ class Recommendation:
     """
 
     target: Gpu
-    precision: Optional[str]
-    plugin: Optional[QuantPlugin]
+    precision: str | None
+    plugin: QuantPlugin | None
     reasons: tuple
     memory: dict
     throughput: dict
@@ -110,7 +110,7 @@ def support(gpu: Gpu, mode: str) -> tuple:
     return "native", ""
 
 
-def matmul_tflops(gpu: Gpu, mode: str) -> Optional[float]:
+def matmul_tflops(gpu: Gpu, mode: str) -> float | None:
     """Dense matmul TFLOPS of a precision from the table; emulated bf16 counts at the fp32 rate at best."""
     key = MATMUL_DTYPE.get(mode)
     if key is None or support(gpu, mode)[0] == "unsupported":
@@ -118,7 +118,7 @@ def matmul_tflops(gpu: Gpu, mode: str) -> Optional[float]:
     return gpu.tflops.get(key) or gpu.tflops.get("fp32")
 
 
-def throughput_class(tflops: Optional[float]) -> str:
+def throughput_class(tflops: float | None) -> str:
     if tflops is None:
         return "unknown"
     return next((name for limit, name in THROUGHPUT_CLASSES if tflops < limit), "very-high")
@@ -179,13 +179,13 @@ def fits_16bit(census: ModelCensus, gpu: Gpu, shards: int = 1, headroom: float =
 
 # ---- settings ------------------------------------------------------------------
 
-def sharding(strategy: Optional[str], devices: int) -> int:
+def sharding(strategy: str | None, devices: int) -> int:
     """How many ways the strategy divides the model state: FSDP and DeepSpeed shard, DDP replicates."""
     text = (strategy or "").lower()
     return max(devices, 1) if any(word in text for word in SHARDING) else 1
 
 
-def device_count(text: Optional[str]) -> int:
+def device_count(text: str | None) -> int:
     """`devices=` as written: 4, "4", [0, 1], "0,1"; 1 when it is "auto", -1 or unknown."""
     text = (text or "").strip()
     if re.fullmatch(r"['\"]?\d+['\"]?", text):
@@ -194,7 +194,7 @@ def device_count(text: Optional[str]) -> int:
     return len(items) if ("," in text or "[" in text) and items else 1
 
 
-def argument_literal(argument: Optional[Argument]):
+def argument_literal(argument: Argument | None):
     """The value of an argument written as a Python literal ({"a", "b"} included), else None."""
     if argument is None:
         return None
@@ -218,13 +218,13 @@ def existing_ignore_modules(settings: Sequence[Setting]) -> tuple:
 
 # ---- the decision -------------------------------------------------------------
 
-def _fp32_op_names(ops: Union[bool, Sequence[OpSite]]) -> list:
+def _fp32_op_names(ops: bool | Sequence[OpSite]) -> list:
     if isinstance(ops, bool):
         return ["(reported)"] if ops else []
     return sorted({op.op for op in ops if not op.in_fp32_region})
 
 
-def choose_precision(gpu: Gpu, strategy: Optional[str] = None) -> tuple:
+def choose_precision(gpu: Gpu, strategy: str | None = None) -> tuple:
     """(precision, reasons) from the device alone: capability first, never is_bf16_supported()."""
     fp32 = gpu.tflops.get("fp32")
 
@@ -242,24 +242,27 @@ def choose_precision(gpu: Gpu, strategy: Optional[str] = None) -> tuple:
         return "16-mixed", ["Apple GPUs run fp16 natively; bf16 on MPS needs macOS 14. Mixed precision on MPS needs "
                             "Lightning >= 2.6.0 (Trainer) or >= 2.5.2 (Fabric): older versions silently stay in fp32"]
     if gpu.bf16_native:
-        where = f"compute capability {gpu.capability_text}" if gpu.compute_capability else f"{gpu.capability_text}, ROCm"
+        cuda = gpu.compute_capability
+        where = f"compute capability {gpu.capability_text}" if cuda else f"{gpu.capability_text}, ROCm"
         return "bf16-mixed", [f"{gpu.name} ({where}) has native bf16{rates('bf16')}: as fast as fp16, no GradScaler "
                               "needed, and fp32's exponent range, so no overflow or underflow"]
     reasons = [f"{gpu.name} (compute capability {gpu.capability_text}) has no bf16 tensor cores: bf16 is emulated "
                "and slow there although torch.cuda.is_bf16_supported() says True; fp16 with a GradScaler is the "
                f"fast path{rates('fp16')}"]
     if re.search(r"model_?parallel", (strategy or "").lower()):
-        return "32-true", reasons + ["ModelParallelStrategy rejects 16-mixed, and bf16 is emulated here: stay in 32-true"]
+        return "32-true", reasons + ["ModelParallelStrategy rejects 16-mixed, and bf16 is emulated here: "
+                                     "stay in 32-true"]
     return "16-mixed", reasons
 
 
-def _choose_plugin(gpu, census, shards, budget, task, ignore_modules, reasons) -> Optional[QuantPlugin]:
+def _choose_plugin(gpu, census, shards, budget, task, ignore_modules, reasons) -> QuantPlugin | None:
     """The least aggressive bitsandbytes mode that fits, when the 16-bit weights do not."""
     need = weights_16bit_gib(census, shards)
     reasons.append(f"the 16-bit weights need {need:.1f} GiB per device, more than the {budget:.1f} GiB budget "
                    f"of {gpu.name}: quantize the nn.Linear weights with bitsandbytes")
     if gpu.kind not in ("cuda", "rocm"):
-        reasons.append("but Lightning's BitsandbytesPrecision only runs on CUDA: use a larger device or shard the model")
+        reasons.append("but Lightning's BitsandbytesPrecision only runs on CUDA: "
+                       "use a larger device or shard the model")
         return None
     order = ("int8", "nf4", "nf4-dq") if task == "inference" else ("nf4", "nf4-dq")
     mode = next((m for m in order if quantized_gib(census, m) <= budget), order[-1])
@@ -278,13 +281,13 @@ def _choose_plugin(gpu, census, shards, budget, task, ignore_modules, reasons) -
 def recommend(
     gpu: Gpu,
     settings: Sequence[Setting] = (),
-    ops: Union[bool, Sequence[OpSite]] = (),
-    census: Optional[ModelCensus] = None,
+    ops: bool | Sequence[OpSite] = (),
+    census: ModelCensus | None = None,
     *,
-    devices: Optional[int] = None,
-    strategy: Optional[str] = None,
+    devices: int | None = None,
+    strategy: str | None = None,
     te_available: bool = False,
-    config: Optional[Mapping] = None,
+    config: Mapping | None = None,
 ) -> Recommendation:
     """The recommendation for training the scanned code on `gpu`.
 
@@ -315,7 +318,8 @@ def recommend(
         rate = f" ({fp8:g} vs {bf16:g} TFLOPS dense)" if fp8 and bf16 else ""
         alternatives.append("transformer-engine")
         reasons.append(f"FP8: compute capability {gpu.capability_text} >= 8.9 and {census.linear_share:.0%} of the "
-                       f"parameters are in nn.Linear: precision=\"transformer-engine\" may be faster{rate}; validate it first")
+                       f"parameters are in nn.Linear: precision=\"transformer-engine\" may be faster{rate}; "
+                       "validate it first")
 
     memory = {"device_gib": gpu.memory_gib, "headroom": options["memory-headroom"], "shards": shards,
               "strategy": strategy, "devices": devices, "candidates": {}}
@@ -336,11 +340,12 @@ def recommend(
                 plugin = _choose_plugin(gpu, census, shards, budget, options["task"],
                                         existing_ignore_modules(settings), reasons)
                 if plugin and census.linear_share < options["linear-heavy-share"]:
-                    reasons.append(f"only {census.linear_share:.0%} of the parameters are in nn.Linear, the only layers "
-                                   "bitsandbytes quantizes: the saving is small")
+                    reasons.append(f"only {census.linear_share:.0%} of the parameters are in nn.Linear, "
+                                   "the only layers bitsandbytes quantizes: the saving is small")
             elif precision and training_gib(census, precision, shards) > budget:
                 reasons.append(f"weights, gradients and Adam states under {precision} need "
-                               f"{training_gib(census, precision, shards):.1f} GiB per device, more than {budget:.1f} GiB: "
+                               f"{training_gib(census, precision, shards):.1f} GiB per device, "
+                               f"more than {budget:.1f} GiB: "
                                "shard them with FSDP or DeepSpeed across devices")
 
     if plugin:
@@ -349,7 +354,7 @@ def recommend(
                           tuple(alternatives))
 
 
-def _throughput(gpu: Gpu, precision: Optional[str], plugin: Optional[QuantPlugin]) -> dict:
+def _throughput(gpu: Gpu, precision: str | None, plugin: QuantPlugin | None) -> dict:
     """The matmul rate of what is recommended, against 32-true, from the table."""
     if plugin:
         tflops = gpu.tflops.get("fp16" if plugin.dtype == "torch.float16" else "bf16")

@@ -9,9 +9,8 @@ import difflib
 import re
 import sys
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Optional
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,9 +36,9 @@ class Gpu:
     kind: str  # cuda | rocm | mps | cpu
     aliases: tuple = ()
     patterns: tuple = ()
-    compute_capability: Optional[tuple] = None  # (major, minor) on NVIDIA
+    compute_capability: tuple | None = None  # (major, minor) on NVIDIA
     arch: str = ""  # gfx90a... on AMD
-    memory_gib: Optional[float] = None
+    memory_gib: float | None = None
     bf16_native: bool = False
     fp8: bool = False
     bnb_fast_int8: bool = False
@@ -96,7 +95,7 @@ def _row(raw: dict) -> Gpu:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def table() -> tuple:
     """Every row of the shipped table, in file order."""
     data = tomllib.loads(TABLE_PATH.read_text(encoding="utf-8"))
@@ -107,7 +106,7 @@ def _squash(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
-def match_vendor_name(name: str) -> Optional[Gpu]:
+def match_vendor_name(name: str) -> Gpu | None:
     """The row whose pattern matches the longest part of a vendor name, or None."""
     lowered = name.lower()
     best, best_len = None, 0
@@ -147,7 +146,7 @@ def closest_names(name: str, count: int = 5) -> list:
     return close or names[:count]
 
 
-def from_capability(name: str, capability: tuple, memory_gib: Optional[float]) -> Gpu:
+def from_capability(name: str, capability: tuple, memory_gib: float | None) -> Gpu:
     """A CUDA device missing from the table, described by its capability alone."""
     major_minor = tuple(capability)
     return Gpu(
@@ -164,7 +163,7 @@ def from_capability(name: str, capability: tuple, memory_gib: Optional[float]) -
     )
 
 
-def cpu(bf16_native: bool, name: str = "", memory_gib: Optional[float] = None) -> Gpu:
+def cpu(bf16_native: bool, name: str = "", memory_gib: float | None = None) -> Gpu:
     """The CPU row that matches the native-bf16 flag, with the machine's name and memory."""
     row = lookup("cpu-bf16" if bf16_native else "cpu")
     return replace(row, name=name or row.name, memory_gib=memory_gib)

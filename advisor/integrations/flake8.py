@@ -11,16 +11,16 @@ need the whole project.
 from __future__ import annotations
 
 import ast
-from functools import lru_cache
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
-from typing import Iterator
 
 from advisor import __version__, api
 from advisor.catalogue import CatalogueError
 from advisor.config import Config, ConfigError, discover
 
 
-@lru_cache(maxsize=None)
+@cache
 def _checker(folder: str) -> api.Checker:
     """The check `prec-advisor check` would run in `folder`, with selection left to flake8."""
     config = discover(Path(folder))

@@ -14,12 +14,21 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 from advisor import __version__
 from advisor.checks.amp import AmpFacts, TargetSite
-from advisor.facts import (Argument, CallEdge, ClassInfo, FileFacts, FunctionInfo, Literal, OpSite, PluginCall,
-                           Setting, Span)
+from advisor.facts import (
+    Argument,
+    CallEdge,
+    ClassInfo,
+    FileFacts,
+    FunctionInfo,
+    Literal,
+    OpSite,
+    PluginCall,
+    Setting,
+    Span,
+)
 from advisor.findings import Edit, Finding, Fix
 from advisor.scan.values import NOT_STATIC
 
@@ -115,7 +124,7 @@ class FileCache:
     def _file(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key[2:]}.json"
 
-    def get(self, key: str) -> Optional[dict]:
+    def get(self, key: str) -> dict | None:
         """The stored fields of a result, or None (missing, unreadable, or corrupt)."""
         try:
             data = json.loads(self._file(key).read_text(encoding="utf-8"))

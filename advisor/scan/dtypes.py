@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
 
 import libcst as cst
 
@@ -85,7 +84,7 @@ class DtypeFacts:
             found |= self.flows.get(word, frozenset())
         return found
 
-    def of(self, node: cst.BaseExpression, walk, index_texts: frozenset = frozenset()) -> Optional[str]:
+    def of(self, node: cst.BaseExpression, walk, index_texts: frozenset = frozenset()) -> str | None:
         """"int", "fp32" or None (unknown, may be half)."""
         if isinstance(node, cst.Name):
             return self.kinds.get(node.value)
@@ -105,14 +104,14 @@ class DtypeFacts:
             return self._call(node, walk, index_texts)
         return None
 
-    def _dtype_argument(self, node: cst.Call, walk) -> tuple[bool, Optional[str]]:
+    def _dtype_argument(self, node: cst.Call, walk) -> tuple[bool, str | None]:
         """(a dtype was passed, what it is)."""
         for arg in node.args:
             if arg.keyword is not None and arg.keyword.value == "dtype":
                 return True, self._dtype(arg.value, walk)
         return False, None
 
-    def _dtype(self, node: cst.BaseExpression, walk) -> Optional[str]:
+    def _dtype(self, node: cst.BaseExpression, walk) -> str | None:
         qualified = walk.qualify(node)
         if qualified in FP32_DTYPES:
             return "fp32"
@@ -124,7 +123,7 @@ class DtypeFacts:
             return self.kinds.get(node.value)  # `.to(other)`, `.type_as(other)`
         return None
 
-    def _call(self, node: cst.Call, walk, index_texts: frozenset) -> Optional[str]:
+    def _call(self, node: cst.Call, walk, index_texts: frozenset) -> str | None:
         passed, dtype = self._dtype_argument(node, walk)
         if passed:
             return dtype

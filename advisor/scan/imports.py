@@ -6,12 +6,11 @@ script only needs its imports, `as` aliases and simple `X = a.b` rebinds.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import libcst as cst
 
 
-def dotted(node: cst.BaseExpression) -> Optional[str]:
+def dotted(node: cst.BaseExpression) -> str | None:
     """`a.b.c` for a Name/Attribute chain, else None."""
     if isinstance(node, cst.Name):
         return node.value
@@ -50,7 +49,7 @@ class Scopes:
     def bind(self, name: str, qualified: str) -> None:
         self.stack[-1][name] = self.canonical(qualified)
 
-    def lookup(self, name: str) -> Optional[str]:
+    def lookup(self, name: str) -> str | None:
         for scope in reversed(self.stack):
             if name in scope:
                 return scope[name]
@@ -65,7 +64,7 @@ class Scopes:
                 return ".".join([self.aliases[prefix], *parts[cut:]])
         return qualified
 
-    def qualify(self, node: cst.BaseExpression) -> Optional[str]:
+    def qualify(self, node: cst.BaseExpression) -> str | None:
         """Qualified name of a Name/Attribute whose first part is imported or bound."""
         name = dotted(node)
         if not name:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 from advisor.facts import FileFacts
 
@@ -26,7 +25,7 @@ SOURCE_SUFFIXES = (".py", ".pyi")
 MAX_HOPS = 24  # re-export chains longer than this are cycles
 
 
-def _dotted(relative: Path) -> Optional[str]:
+def _dotted(relative: Path) -> str | None:
     parts = list(relative.with_suffix("").parts)
     if parts and parts[-1] == "__init__":
         parts.pop()
@@ -103,7 +102,7 @@ class ModuleIndex:
             self.folders[key] = names
         return self.folders[key]
 
-    def module(self, name: str, importer: Optional[FileFacts] = None) -> Optional[FileFacts]:
+    def module(self, name: str, importer: FileFacts | None = None) -> FileFacts | None:
         if importer is not None:
             if name == importer.module:
                 return importer
@@ -112,8 +111,8 @@ class ModuleIndex:
                 return local
         return self.modules.get(name)
 
-    def resolve(self, qualified: str, importer: Optional[FileFacts] = None, hops: int = 0
-                ) -> Optional[tuple[FileFacts, str]]:
+    def resolve(self, qualified: str, importer: FileFacts | None = None, hops: int = 0
+                ) -> tuple[FileFacts, str] | None:
         """(file, name inside it) where `qualified` is defined; "" names the module itself."""
         if hops > MAX_HOPS:
             return None
@@ -131,7 +130,7 @@ class ModuleIndex:
             return self._symbol(file, parts[cut:], hops)
         return None
 
-    def _symbol(self, file: FileFacts, rest: list, hops: int) -> Optional[tuple[FileFacts, str]]:
+    def _symbol(self, file: FileFacts, rest: list, hops: int) -> tuple[FileFacts, str] | None:
         if not rest:
             return file, ""
         name = ".".join(rest)

@@ -7,8 +7,6 @@ the enclosing function's parameters reach it (for summaries at call sites).
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import libcst as cst
 
 from advisor.checks.ops import pattern_matches
@@ -68,7 +66,7 @@ class OpRecorder(cst.BatchableCSTVisitor):
         self._judge_dtypes(site, node, receiver)
         self._add(site, node)
 
-    def _judge_dtypes(self, site: OpSite, node: cst.Call, receiver: Optional[cst.BaseExpression]) -> None:
+    def _judge_dtypes(self, site: OpSite, node: cst.Call, receiver: cst.BaseExpression | None) -> None:
         walk = self.walk
         function = walk.function
         data = _data_arguments(site, node)
@@ -108,7 +106,7 @@ class OpRecorder(cst.BatchableCSTVisitor):
         if aggr is not None:
             walk.classes[-1].info.accumulates = self._accumulates(aggr, node)
 
-    def _accumulates(self, aggr: cst.BaseExpression, node: cst.Call) -> Optional[bool]:
+    def _accumulates(self, aggr: cst.BaseExpression, node: cst.Call) -> bool | None:
         walk = self.walk
         if isinstance(aggr, (cst.List, cst.Tuple)):  # judged per member: any accumulating one counts
             members = [self._accumulates(e.value, node) for e in aggr.elements]
@@ -124,7 +122,7 @@ class OpRecorder(cst.BatchableCSTVisitor):
     def _default_of(self, name: str):
         return self.walk.function.dtypes.defaults.get(name) if self.walk.function else None
 
-    def _subclass_base(self, method: str) -> Optional[str]:
+    def _subclass_base(self, method: str) -> str | None:
         for cls in reversed(self.walk.classes):
             for base in cls.bases:
                 if method in self.index.subclass_methods.get(base, ()):

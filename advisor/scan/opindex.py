@@ -82,9 +82,10 @@ class OpIndex:
     patterns: list = field(default_factory=list)  # every op pattern: a site no pattern matches is not kept
 
     @classmethod
-    def build(cls, catalogue: Catalogue, extra_triggers=(), extra_patterns=()) -> "OpIndex":
+    def build(cls, catalogue: Catalogue, extra_triggers=(), extra_patterns=()) -> OpIndex:
         """`extra_triggers` are names, `extra_patterns` regexes that also make a file worth parsing."""
-        index = cls(aliases=dict(catalogue.aliases), setting_classes=dict(catalogue.setting_classes), triggers=Triggers(extra_triggers, (NOQA_TRIGGER, *extra_patterns)))
+        index = cls(aliases=dict(catalogue.aliases), setting_classes=dict(catalogue.setting_classes),
+                    triggers=Triggers(extra_triggers, (NOQA_TRIGGER, *extra_patterns)))
         for rule in catalogue.op_rules():
             for pattern in rule.patterns:
                 name = pattern.function or pattern.module

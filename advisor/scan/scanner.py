@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Optional
 
 import libcst as cst
 
@@ -45,7 +44,7 @@ def guard_parse(text: str, path: str) -> ast.AST:
 
 
 def scan(path: str, text: str, index: OpIndex, companions=(), force: bool = False
-         ) -> tuple[FileFacts, Optional[cst.Module], Optional[Positions]]:
+         ) -> tuple[FileFacts, cst.Module | None, Positions | None]:
     """Facts of one file, its parsed module and its positions (None, None when no trigger
     word made it worth parsing); raises libcst.ParserSyntaxError or SyntaxError when it does not parse.
 
@@ -79,7 +78,7 @@ def _place_all(state: Walk, positions: Positions) -> None:
         edge.span = positions.call_span(ordinal, node, total)
 
 
-def _place(fact, where: Span, statement: Optional[Span]) -> None:
+def _place(fact, where: Span, statement: Span | None) -> None:
     if isinstance(fact, Setting):
         fact.span = where
         fact.call_span = statement or where  # for settings, the "statement" is the whole call
@@ -106,5 +105,5 @@ def _place(fact, where: Span, statement: Optional[Span]) -> None:
             owner.literals = tuple(literals)
 
 
-def _with_span(arg: Argument, where: Span, arg_span: Optional[Span] = None) -> Argument:
+def _with_span(arg: Argument, where: Span, arg_span: Span | None = None) -> Argument:
     return Argument(name=arg.name, text=arg.text, span=where, value=arg.value, static=arg.static, arg_span=arg_span)

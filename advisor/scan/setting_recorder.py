@@ -89,7 +89,7 @@ class SettingRecorder(cst.BatchableCSTVisitor):
                for v in literals):
             return  # a variable or an expression: not static
         facts = []
-        for leaf, val in zip(leaves, literals):
+        for leaf, val in zip(leaves, literals, strict=True):
             facts.append(Literal(value=val, text=walk.code(leaf), span=None))
             walk.pending.append((("literal", setting, len(facts) - 1), leaf, None))
         setting.literals = tuple(facts)

@@ -4,7 +4,7 @@ Anything else is `NOT_STATIC`: the checker never guesses a runtime value.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import libcst as cst
 
@@ -24,7 +24,7 @@ INT_DTYPES = ("torch.long", "torch.int64", "torch.int32", "torch.int", "torch.in
               "torch.uint8", "torch.bool")
 
 
-def literal(node: cst.BaseExpression, qualify: Callable[[cst.BaseExpression], Optional[str]]):
+def literal(node: cst.BaseExpression, qualify: Callable[[cst.BaseExpression], str | None]):
     """The Python value of a literal (or a dtype/finfo constant), else NOT_STATIC."""
     if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
         value = node.evaluated_value

@@ -13,7 +13,6 @@ import ast
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Optional
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -53,14 +52,14 @@ class Class:
     kind: str  # "module" | "autograd" | "data" | "other"
     bases: tuple
     info: ClassInfo
-    setting_kind: Optional[str] = None
+    setting_kind: str | None = None
     lite: bool = False
 
 
 class Positions:
     """Source positions of one file, each kind computed at most once and only on demand."""
 
-    def __init__(self, module: cst.Module, tree: Optional[ast.AST], text: str):
+    def __init__(self, module: cst.Module, tree: ast.AST | None, text: str):
         self.module = module
         self.tree = tree
         self.text = text
@@ -74,7 +73,7 @@ class Positions:
         return Span(where.start.line, where.start.column + 1, where.end.line, where.end.column + 1)
 
     @cached_property
-    def _calls(self) -> Optional[list]:
+    def _calls(self) -> list | None:
         """Every call's span in source order, from Python's parse (libcst visits calls in the same order)."""
         if self.tree is None:
             return None
@@ -119,15 +118,15 @@ class Walk:
         self.leave = _Leave(self)
 
     # -- what recorders ask ---------------------------------------------------
-    def qualify(self, node: cst.BaseExpression) -> Optional[str]:
+    def qualify(self, node: cst.BaseExpression) -> str | None:
         return self.scopes.qualify(node)
 
     @property
-    def function(self) -> Optional[Function]:
+    def function(self) -> Function | None:
         return self.functions[-1] if self.functions else None
 
     @property
-    def cls(self) -> Optional[Class]:
+    def cls(self) -> Class | None:
         return self.classes[-1] if self.classes else None
 
     @property
@@ -135,13 +134,13 @@ class Walk:
         return self.functions[-1].context if self.functions else "module"
 
     @property
-    def statement(self) -> Optional[cst.CSTNode]:
+    def statement(self) -> cst.CSTNode | None:
         return self.statements[-1] if self.statements else None
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
 
-    def setting_kind(self, qualified: Optional[str]) -> tuple[Optional[str], bool]:
+    def setting_kind(self, qualified: str | None) -> tuple[str | None, bool]:
         """(kind, is 1.x Lite) of a class called or subclassed, from its qualified name."""
         kind = lightning.setting_kind(qualified) or self.setting_classes.get(qualified or "")
         if kind:
@@ -153,7 +152,7 @@ class Walk:
     def is_self(self, node: cst.BaseExpression) -> bool:
         return isinstance(node, cst.Name) and node.value == "self" and bool(self.classes)
 
-    def dtype_of(self, node: cst.BaseExpression) -> Optional[str]:
+    def dtype_of(self, node: cst.BaseExpression) -> str | None:
         """"int", "fp32" or None for an expression in the current function."""
         function = self.function
         return function.dtypes.of(node, self) if function else DtypeFacts().of(node, self)
@@ -240,9 +239,7 @@ class _Enter(cst.BatchableCSTVisitor):
 
     def visit_With(self, node: cst.With) -> None:
         walk = self.walk
-        off = any(isinstance(item.item, cst.Call) and walk.qualify(item.item.func) in AUTOCASTS
-                  and any(a.keyword is not None and a.keyword.value == "enabled" and literal(a.value, walk.qualify) is False
-                          for a in item.item.args) for item in node.items)
+        off = any(isinstance(item.item, cst.Call) and _disables_autocast(item.item, walk) for item in node.items)
         walk.autocast_off += off
         self.walk.leave.with_off.append(off)
 
@@ -284,19 +281,32 @@ def walk(module: cst.Module, state: Walk, recorders) -> None:
     cst.visit_batched(module, [state.enter, *recorders, state.leave])
 
 
-def _local(walk: Walk, node: cst.BaseExpression) -> Optional[str]:
+def _local(walk: Walk, node: cst.BaseExpression) -> str | None:
     """`Name` defined in this file (not imported): qualified with the file's module."""
     if isinstance(node, cst.Name) and walk.scopes.lookup(node.value) is None:
         return f"{walk.module_name}.{node.value}"
     return None
 
 
-def _static_names(value: cst.BaseExpression) -> Optional[tuple]:
+def _disables_autocast(call: cst.Call, walk: Walk) -> bool:
+    """`torch.autocast(..., enabled=False)`: the region where fp32 code belongs."""
+    return walk.qualify(call.func) in AUTOCASTS and any(
+        a.keyword is not None and a.keyword.value == "enabled" and literal(a.value, walk.qualify) is False
+        for a in call.args)
+
+
+def _static_names(value: cst.BaseExpression) -> tuple | None:
     if isinstance(value, (cst.List, cst.Tuple)):
         names = [e.value.evaluated_value for e in value.elements if isinstance(e.value, cst.SimpleString)]
         if len(names) == len(value.elements):
             return tuple(n for n in names if isinstance(n, str))
     return None
+
+
+def is_module_base(base: str) -> bool:
+    """nn.Module, LightningModule or a PyG layer: their forward runs under autocast."""
+    return (base in MODULE_BASES or lightning.is_lightning(base, "LightningModule")
+            or base.startswith("torch_geometric.nn"))
 
 
 def _class_kind(bases: tuple) -> str:
@@ -306,12 +316,12 @@ def _class_kind(bases: tuple) -> str:
             return "autograd"
         if last.endswith(DATA_BASE_SUFFIXES):
             return "data"
-        if base in MODULE_BASES or lightning.is_lightning(base, "LightningModule") or base.startswith("torch_geometric.nn"):
+        if is_module_base(base):
             return "module"
     return "other"
 
 
-def _function_context(owner: Optional[Class], name: str) -> str:
+def _function_context(owner: Class | None, name: str) -> str:
     if owner is None:
         return "helper"
     if owner.kind == "data" or name in DATA_METHODS:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import PurePath
-from typing import Optional, Union
 
 from advisor import lightning
 from advisor.facts import Argument, FileFacts, Literal, PluginCall, Setting, Span
@@ -53,7 +52,7 @@ class Scalar:
 class Entry:
     key: str
     key_span: Span
-    value: "Node" = None
+    value: Node = None
 
 
 @dataclass
@@ -66,7 +65,7 @@ class Sequence:
     items: list = field(default_factory=list)
 
 
-Node = Union[Scalar, Mapping, Sequence, None]
+Node = Scalar | Mapping | Sequence | None
 
 
 @dataclass
@@ -74,7 +73,7 @@ class _Token:
     indent: int
     kind: str  # "seq" (a `- `), "key" (`key: value`), "value" (a bare scalar or flow collection)
     key: str = ""
-    key_span: Optional[Span] = None
+    key_span: Span | None = None
     value: Node = None
     block: bool = False  # a `|`/`>` block scalar or a multi-line flow collection: not static
 
@@ -218,7 +217,7 @@ def _tokens(text: str) -> tuple[list[list[_Token]], dict]:
     documents: list[list[_Token]] = [[]]
     comments: dict = {}
     lines = NEWLINES.split(text)
-    skip_deeper: Optional[int] = None  # inside a block scalar: skip lines indented beyond this
+    skip_deeper: int | None = None  # inside a block scalar: skip lines indented beyond this
     flow_depth = 0
     for number, raw in enumerate(lines, start=1):
         content, comment = _split_comment(raw)
@@ -249,32 +248,44 @@ def _tokens(text: str) -> tuple[list[list[_Token]], dict]:
                 if column >= len(content):
                     break
                 continue
-            colon = _key_end(content, column)
-            if colon != -1:
-                raw_key = content[column:colon].rstrip()
-                key = _unquote(raw_key) if raw_key[:1] in "'\"" else raw_key
-                token = _Token(column, "key", key, Span(number, column + 1, number, column + 1 + len(raw_key)))
-                after = content[colon + 1:]
-                value_col = colon + 1 + len(after) - len(after.lstrip())
-                value_text = after.strip()
-            else:
-                token = _Token(column, "value")
-                value_col, value_text = column, rest.strip()
-            bare = PROPERTY_RE.sub("", value_text, count=1)
-            if bare[:1] in ("|", ">"):
-                token.block, skip_deeper = True, indent
-            elif bare[:1] in "[{":
-                depth = bare.count("[") + bare.count("{") - bare.count("]") - bare.count("}")
-                if depth > 0:
-                    token.block, flow_depth = True, depth
-            if token.block:
-                token.value = Scalar(value_text, Span(number, value_col + 1, number, value_col + 1 + len(value_text)),
-                                     None, False)
-            elif bare:
-                token.value = _value(value_text, number, value_col + 1)
+            token, depth = _entry_token(content, column, number)
+            if depth:
+                flow_depth = depth
+            elif token.block:
+                skip_deeper = indent
             tokens.append(token)
             break
     return documents, comments
+
+
+def _entry_token(content: str, column: int, number: int) -> tuple[_Token, int]:
+    """The `key: value` or bare-value token at `column`, and the depth of a flow collection it leaves
+    open (0 if none); a `block` token with depth 0 starts a `|`/`>` block scalar."""
+    rest = content[column:]
+    colon = _key_end(content, column)
+    if colon != -1:
+        raw_key = content[column:colon].rstrip()
+        key = _unquote(raw_key) if raw_key[:1] in "'\"" else raw_key
+        token = _Token(column, "key", key, Span(number, column + 1, number, column + 1 + len(raw_key)))
+        after = content[colon + 1:]
+        value_col = colon + 1 + len(after) - len(after.lstrip())
+        value_text = after.strip()
+    else:
+        token = _Token(column, "value")
+        value_col, value_text = column, rest.strip()
+    bare = PROPERTY_RE.sub("", value_text, count=1)
+    depth = 0
+    if bare[:1] in ("|", ">"):
+        token.block = True
+    elif bare[:1] in "[{":
+        depth = max(bare.count("[") + bare.count("{") - bare.count("]") - bare.count("}"), 0)
+        token.block = depth > 0
+    if token.block:
+        token.value = Scalar(value_text, Span(number, value_col + 1, number, value_col + 1 + len(value_text)),
+                             None, False)
+    elif bare:
+        token.value = _value(value_text, number, value_col + 1)
+    return token, depth
 
 
 # ---- building nodes ------------------------------------------------------------------
@@ -283,7 +294,7 @@ class _Builder:
     def __init__(self, tokens: list[_Token]):
         self.tokens, self.pos = tokens, 0
 
-    def _peek(self) -> Optional[_Token]:
+    def _peek(self) -> _Token | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
 
     def node(self, min_indent: int) -> Node:
@@ -332,7 +343,7 @@ class _Builder:
 
 # ---- settings -------------------------------------------------------------------------
 
-def _argument(name: str, node: Node, kind_cli: bool) -> Optional[Argument]:
+def _argument(name: str, node: Node, kind_cli: bool) -> Argument | None:
     if not isinstance(node, Scalar):
         return None
     value = node.value
@@ -341,7 +352,7 @@ def _argument(name: str, node: Node, kind_cli: bool) -> Optional[Argument]:
     return Argument(name=name, text=node.text, span=node.span, value=value, static=node.static)
 
 
-def _text(node: Node) -> Optional[str]:
+def _text(node: Node) -> str | None:
     if isinstance(node, Scalar):
         return None if node.value is None else str(node.value)
     if isinstance(node, Mapping):  # class_path or _target_ form: its class name

@@ -14,15 +14,14 @@ import linecache
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Optional
 
 from advisor.catalogue import Catalogue, load_catalogue
+from advisor.checks.ops import matching_rules
 from advisor.facts import FileFacts, ModelCensus, OpSite, Span
 from advisor.isolation import run_isolated
-from advisor.checks.ops import matching_rules
 from advisor.scan.noqa import noqa_lines
-from advisor.trace.names import canonical
 from advisor.scan.values import NOT_STATIC
+from advisor.trace.names import canonical
 
 DEFAULT_TIMEOUT_S = 120.0
 MODEL_KEYS = ("name", "path", "line", "params", "trainable_params", "linear_params", "trace", "reason")
@@ -36,7 +35,7 @@ class TraceResult:
     censuses: list = field(default_factory=list)  # ModelCensus, one per traced model
 
     @property
-    def census(self) -> Optional[ModelCensus]:
+    def census(self) -> ModelCensus | None:
         """The largest model's census: what must fit on the device."""
         return max(self.censuses, key=lambda c: c.params, default=None)
 
@@ -88,8 +87,8 @@ def leaf_classes(catalogue: Catalogue) -> list:
     return sorted({p.module or p.subclass for r in catalogue.op_rules() for p in r.patterns if p.module or p.subclass})
 
 
-def trace_script(script: str, model_spec: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT_S,
-                 catalogue: Optional[Catalogue] = None, memory_limit_bytes: Optional[int] = None) -> TraceResult:
+def trace_script(script: str, model_spec: str | None = None, timeout: float = DEFAULT_TIMEOUT_S,
+                 catalogue: Catalogue | None = None, memory_limit_bytes: int | None = None) -> TraceResult:
     """Census and trace the script's models in a child process; never raises for user code."""
     catalogue = catalogue or load_catalogue()
     payload = {"script": str(Path(script).resolve()), "model": model_spec,

@@ -43,7 +43,7 @@ def _recorder_class():
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
-            names = {a.name: v for a, v in zip(func._schema.arguments, args)}
+            names = {a.name: v for a, v in zip(func._schema.arguments, args, strict=False)}
             self.sites.add(raw_site(*op_name(func), _frames(), args, {**names, **kwargs}))
             return func(*args, **kwargs)
 

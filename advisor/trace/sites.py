@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sysconfig
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 _LIBRARY_DIRS = tuple(
@@ -22,7 +22,7 @@ _ADVISOR_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
 _STATIC_TYPES = (bool, int, float, str, type(None))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _resolved(path: str) -> str:
     return path if path.startswith("<") else str(Path(path).resolve())
 

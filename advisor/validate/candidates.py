@@ -6,14 +6,14 @@ mode ("nf4", "int8"...); `32-true` is always run first as the baseline.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 BASELINE = "32-true"
 PRECISIONS = ("64-true", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "transformer-engine")
 BNB_MODES = ("nf4", "nf4-dq", "fp4", "fp4-dq", "int8", "int8-training")
 
 
-def default_candidates(device_kind: str, capability: Optional[Sequence[int]] = None,
+def default_candidates(device_kind: str, capability: Sequence[int] | None = None,
                        extra: Iterable[str] = ()) -> list[str]:
     """The alternatives worth trying on this hardware, `extra` (the advisor's picks) first.
 

@@ -11,9 +11,10 @@ cancels and a systematic drift does not.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 DEFAULT_TOLERANCE = 3.0
 WINDOW = 5
@@ -28,14 +29,14 @@ def allowed_skips(steps: int) -> int:
 
 def noise(baseline: Sequence[float]) -> float:
     """The baseline's own step-to-step noise, floored at 1% of its median loss."""
-    steps = [abs(b - a) for a, b in zip(baseline, baseline[1:])]
+    steps = [abs(b - a) for a, b in itertools.pairwise(baseline)]
     floor = MIN_NOISE_FRACTION * statistics.median(abs(x) for x in baseline) if baseline else 0.0
     return max(statistics.median(steps) if steps else 0.0, floor, 1e-12)
 
 
 def deviation(baseline: Sequence[float], losses: Sequence[float]) -> float:
     """Largest windowed mean gap between the curves, in units of the baseline's noise."""
-    gaps = [c - b for b, c in zip(baseline, losses)]
+    gaps = [c - b for b, c in zip(baseline, losses, strict=False)]
     width = min(WINDOW, len(gaps)) or 1
     worst = max((abs(sum(gaps[i:i + width]) / width) for i in range(len(gaps) - width + 1)), default=0.0)
     return worst / noise(baseline)
@@ -65,7 +66,7 @@ def judge(baseline: Sequence[float], run: dict, tolerance: float = DEFAULT_TOLER
     return {**verdict, "passed": True, "reason": f"loss within {gap:.2f}x the baseline's noise"}
 
 
-def winner(runs: Sequence[dict]) -> Optional[str]:
+def winner(runs: Sequence[dict]) -> str | None:
     """The fastest passing run's precision; near-ties (within 5%) go to the smaller deviation."""
     timed = [r for r in runs if r.get("passed") and r.get("step_time_s")]
     if not timed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Optional, TextIO
+from typing import TextIO
 
 
 def to_json(report: dict) -> str:
@@ -26,7 +26,8 @@ def table(report: dict) -> str:
               "reason")
     rows = [header] + [_row(c) for c in report["candidates"]]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
+              for row in rows]
     notes: dict[str, list[str]] = {}
     for c in report["candidates"]:
         if c.get("note"):
@@ -54,12 +55,12 @@ def _row(c: dict) -> tuple:
     )
 
 
-def _loss(value: Optional[float]) -> str:
+def _loss(value: float | None) -> str:
     """A loss for the table; None is how JSON carries a non-finite one."""
     return "nan" if value is None else f"{value:.4g}"
 
 
-def _mib(value: Optional[int]) -> str:
+def _mib(value: int | None) -> str:
     return f"{value / 2**20:,.0f} MiB" if value else "-"
 
 

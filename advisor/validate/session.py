@@ -6,7 +6,7 @@ JSON report (a dict); the CLI and `check --fix --validate` both use it.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
 
 from advisor.isolation import run_isolated
 from advisor.validate import judge
@@ -23,18 +23,18 @@ class ValidationError(Exception):
 
 def validate_candidates(
     script: str,
-    candidates: Optional[Iterable[str]] = None,
+    candidates: Iterable[str] | None = None,
     *,
-    model: Optional[str] = None,
-    datamodule: Optional[str] = None,
+    model: str | None = None,
+    datamodule: str | None = None,
     synthetic: bool = False,
     steps: int = 50,
     warmup: int = 5,
     seed: int = 0,
     tolerance: float = judge.DEFAULT_TOLERANCE,
     timeout: float = 900.0,
-    memory_limit_bytes: Optional[int] = None,
-    on_progress: Optional[Callable[[dict], None]] = None,
+    memory_limit_bytes: int | None = None,
+    on_progress: Callable[[dict], None] | None = None,
 ) -> dict:
     """Train `32-true` then each candidate (default: the hardware's) for warmup+steps steps.
 
