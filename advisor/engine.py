@@ -67,8 +67,8 @@ def _amp_companion(path: str, text: str, made: list):
     return make
 
 
-def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex, force: bool = False) -> FileResult:
-    """Scan one decoded file and apply the per-file rules (`force`: parse it even without a trigger word)."""
+def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> FileResult:
+    """Scan one decoded file and apply the per-file rules."""
     result = FileResult(path)
     try:
         amp_visitors = []
@@ -76,7 +76,7 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex, for
             facts, module, positions = yaml_settings.scan_yaml(path, text), None, None
         else:
             companions = [_amp_companion(path, text, amp_visitors)] if amp_rules.TRIGGER_RE.search(text) else []
-            facts, module, positions = scan(path, text, index, companions, force)
+            facts, module, positions = scan(path, text, index, companions)
     except cst.ParserSyntaxError as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
         result.error = _error_finding(catalogue, sourcefile.InputError(path, exc.raw_line, f"cannot parse: {message}"))

@@ -148,7 +148,6 @@ class FileFacts:
     bindings: dict[str, str] = field(default_factory=dict)  # module-level imported names -> qualified names
     star_imports: tuple = ()  # modules star-imported at module level (absolute dotted names)
     all_names: tuple | None = None  # a static `__all__`
-    parsed: bool = True  # False when no trigger word made the file worth a libcst parse
 
 
 @dataclass

@@ -12,12 +12,12 @@ import libcst as cst
 
 from advisor.facts import CallEdge
 from advisor.scan.setting_recorder import EXTERNAL_ROOTS
-from advisor.scan.walk import Walk
+from advisor.scan.walk import Recorder, Walk
 
 BUILTINS = frozenset(dir(builtins))
 
 
-class CallRecorder(cst.BatchableCSTVisitor):
+class CallRecorder(Recorder):
     def __init__(self, walk: Walk):
         self.walk = walk
 

@@ -13,7 +13,7 @@ from advisor.checks.ops import pattern_matches
 from advisor.facts import OpSite
 from advisor.scan.opindex import OpIndex
 from advisor.scan.values import FP32_DTYPES, literal
-from advisor.scan.walk import Walk
+from advisor.scan.walk import Recorder, Walk
 
 INDEX_KEYWORDS = ("index", "idx", "batch")
 NOT_DATA_KEYWORDS = frozenset({*INDEX_KEYWORDS, "dim", "dim_size", "size", "reduce", "edge_index", "ptr", "dtype",
@@ -22,7 +22,7 @@ NON_ACCUMULATING = frozenset({"max", "min", "amax", "amin"})
 NON_ACCUMULATING_CLASSES = ("MaxAggregation", "MinAggregation")
 
 
-class OpRecorder(cst.BatchableCSTVisitor):
+class OpRecorder(Recorder):
     def __init__(self, walk: Walk, index: OpIndex):
         self.walk = walk
         self.index = index
@@ -64,7 +64,7 @@ class OpRecorder(cst.BatchableCSTVisitor):
         if not any(pattern_matches(pattern, site) for pattern in index.patterns):
             return  # e.g. `.sum()` without the fp16 `dtype=` its rule is about: no fact worth a position
         self._judge_dtypes(site, node, receiver)
-        self._add(site, node)
+        self._add(site, node, walk.call_ordinal)
 
     def _judge_dtypes(self, site: OpSite, node: cst.Call, receiver: cst.BaseExpression | None) -> None:
         walk = self.walk
@@ -133,16 +133,20 @@ class OpRecorder(cst.BatchableCSTVisitor):
         if isinstance(node.operator, cst.Add) and self.index.matches_function("operator.add"):
             for side in (node.left, node.right):
                 value = literal(side, self.walk.qualify)
-                if isinstance(value, float):
-                    self._add(OpSite(op="operator.add", path=self.walk.path, span=None, kind="function",
-                                     keywords={"#0": value}, detail=self.walk.code(side)), side)
+                if not isinstance(value, float):
+                    continue
+                site = OpSite(op="operator.add", path=self.walk.path, span=None, kind="function",
+                              keywords={"#0": value}, detail=self.walk.code(side))
+                if any(pattern_matches(pattern, site) for pattern in self.index.patterns):
+                    self._add(site, side, None)
 
-    def _add(self, site: OpSite, node: cst.CSTNode) -> None:
+    def _add(self, site: OpSite, node: cst.CSTNode, call_ordinal: int | None) -> None:
         walk = self.walk
         site.function = walk.function.qualname if walk.function else None
         site.context = walk.context
         walk.facts.ops.append(site)
-        walk.pending.append((site, node, walk.statement))
+        ordinal = walk.statement_ordinals[-1] if walk.statement_ordinals else None
+        walk.op_pending.append((site, call_ordinal, node, ordinal, walk.statement))
 
 
 def _data_arguments(site: OpSite, node: cst.Call) -> list:

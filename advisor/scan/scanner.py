@@ -13,7 +13,7 @@ import re
 
 import libcst as cst
 
-from advisor.facts import Argument, FileFacts, Literal, OpSite, PluginCall, Setting, Span
+from advisor.facts import Argument, FileFacts, Literal, PluginCall, Setting, Span
 from advisor.scan.call_recorder import CallRecorder
 from advisor.scan.imports import module_name_for
 from advisor.scan.noqa import noqa_lines
@@ -43,7 +43,7 @@ def guard_parse(text: str, path: str) -> ast.AST:
     return tree
 
 
-def scan(path: str, text: str, index: OpIndex, companions=(), force: bool = False
+def scan(path: str, text: str, index: OpIndex, companions=()
          ) -> tuple[FileFacts, cst.Module | None, Positions | None]:
     """Facts of one file, its parsed module and its positions (None, None when no trigger
     word made it worth parsing); raises libcst.ParserSyntaxError or SyntaxError when it does not parse.
@@ -51,13 +51,11 @@ def scan(path: str, text: str, index: OpIndex, companions=(), force: bool = Fals
     `companions` are callables `walk -> visitor` (the PRC4xx one) walked in the same
     traversal: walking the tree costs as much as parsing it. A file without any trigger
     word has no facts to give; Python's own parser (several times faster than libcst's)
-    still checks that it is valid code. `force` parses it anyway (a project-wide
-    name made it relevant).
+    still checks that it is valid code.
     """
     tree = guard_parse(text, path)
     facts = FileFacts(path=path, module=module_name_for(path))
-    if not force and not index.triggers.search(text) and not companions:
-        facts.parsed = False
+    if not index.triggers.search(text) and not companions:
         return facts, None, None
     module = cst.parse_module(text)
     state = Walk(path, module, facts, index.aliases, index.setting_classes)
@@ -70,21 +68,22 @@ def scan(path: str, text: str, index: OpIndex, companions=(), force: bool = Fals
 
 
 def _place_all(state: Walk, positions: Positions) -> None:
-    """Spans for what the recorders kept: libcst's for settings and ops, Python's for call edges."""
+    """Spans for what the recorders kept: Python's for calls and statements, libcst's for the rest."""
     for fact, node, statement in state.pending:
         _place(fact, positions.span(node), positions.span(statement) if statement is not None else None)
-    total = state.call_ordinal + 1
+    calls, statements = state.call_ordinal + 1, state.statement_count
     for edge, ordinal, node in state.call_pending:
-        edge.span = positions.call_span(ordinal, node, total)
+        edge.span = positions.call_span(ordinal, node, calls)
+    for site, ordinal, node, statement_ordinal, statement in state.op_pending:
+        site.span = positions.call_span(ordinal, node, calls) if ordinal is not None else positions.span(node)
+        if statement is not None:
+            site.statement_span = positions.statement_span(statement_ordinal, statement, statements)
 
 
 def _place(fact, where: Span, statement: Span | None) -> None:
     if isinstance(fact, Setting):
         fact.span = where
         fact.call_span = statement or where  # for settings, the "statement" is the whole call
-    elif isinstance(fact, OpSite):
-        fact.span = where
-        fact.statement_span = statement
     elif isinstance(fact, PluginCall):
         fact.span = where
     else:

@@ -30,6 +30,10 @@ MODULE_BASES = ("torch.nn.Module", "torch.nn.modules.module.Module")
 FUNCTION_BASES = ("torch.autograd.Function", "torch.autograd.function.Function")
 DATA_BASE_SUFFIXES = ("Dataset", "IterableDataset", "DataModule", "LightningDataModule", "BaseTransform",
                       "DataLoader", "Sampler")
+LINE_END_RE = re.compile(r"\r\n|\r|\n")  # how Python's tokenizer ends lines (str.splitlines knows more)
+COMPOUND_STATEMENTS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor,
+                       ast.While, ast.With, ast.AsyncWith, ast.Try, ast.Match,
+                       *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
 AUTOCASTS = ("torch.autocast", "torch.amp.autocast", "torch.cuda.amp.autocast", "torch.cpu.amp.autocast",
              "torch.amp.autocast_mode.autocast")
 
@@ -57,7 +61,13 @@ class Class:
 
 
 class Positions:
-    """Source positions of one file, each kind computed at most once and only on demand."""
+    """Source positions of one file, each kind computed at most once and only on demand.
+
+    Calls and simple statements take theirs from Python's parse: the k-th call (or
+    statement line) libcst visits is the k-th in source order, and `ast` already
+    holds positions, where libcst's cost twice its parse. Other nodes (setting
+    arguments, literals) use libcst's, resolved once per file.
+    """
 
     def __init__(self, module: cst.Module, tree: ast.AST | None, text: str):
         self.module = module
@@ -73,26 +83,77 @@ class Positions:
         return Span(where.start.line, where.start.column + 1, where.end.line, where.end.column + 1)
 
     @cached_property
+    def _lines(self) -> list[bytes]:
+        return [line.encode("utf-8", "surrogatepass") for line in LINE_END_RE.split(self.text)]
+
+    def _column(self, line: int, offset: int) -> int:
+        """ast counts UTF-8 bytes, findings count characters (1-based)."""
+        text = self._lines[line - 1] if line - 1 < len(self._lines) else b""
+        return len(text[:offset].decode("utf-8", "replace")) + 1
+
+    def _ast_span(self, start: ast.AST, end: ast.AST) -> Span:
+        return Span(start.lineno, self._column(start.lineno, start.col_offset),
+                    end.end_lineno, self._column(end.end_lineno, end.end_col_offset))
+
+    @cached_property
     def _calls(self) -> list | None:
-        """Every call's span in source order, from Python's parse (libcst visits calls in the same order)."""
         if self.tree is None:
             return None
         calls = sorted((n for n in ast.walk(self.tree) if isinstance(n, ast.Call)),
                        key=lambda n: (n.lineno, n.col_offset, -n.end_lineno, -n.end_col_offset))
-        lines = self.text.splitlines(keepends=True)
+        return [self._ast_span(n, n) for n in calls]
 
-        def column(line: int, offset: int) -> int:  # ast counts UTF-8 bytes, findings count characters
-            text = lines[line - 1] if line - 1 < len(lines) else ""
-            return len(text.encode("utf-8")[:offset].decode("utf-8", "replace")) + 1
-
-        return [Span(n.lineno, column(n.lineno, n.col_offset), n.end_lineno, column(n.end_lineno, n.end_col_offset))
-                for n in calls]
+    @cached_property
+    def _statement_lines(self) -> list | None:
+        """Each simple statement line (statements joined by `;`, not the suite after a `:`), in source order."""
+        if self.tree is None:
+            return None
+        groups = []
+        for node in ast.walk(self.tree):
+            for name in ("body", "orelse", "finalbody"):
+                body = getattr(node, name, None)
+                if not isinstance(body, list):
+                    continue
+                group = None
+                for statement in body:
+                    if not isinstance(statement, ast.stmt) or isinstance(statement, COMPOUND_STATEMENTS):
+                        group = None
+                    elif group is not None and statement.lineno == group[-1].end_lineno:
+                        group.append(statement)
+                    else:
+                        group = [statement]
+                        groups.append(group)
+        lines = [g for g in groups if not self._lines[g[0].lineno - 1][:g[0].col_offset].strip()]
+        lines.sort(key=lambda g: (g[0].lineno, g[0].col_offset))
+        return [self._ast_span(g[0], g[-1]) for g in lines]
 
     def call_span(self, ordinal: int, node: cst.Call, total: int) -> Span:
-        calls = self._calls
-        if calls is not None and len(calls) == total:
-            return calls[ordinal]
+        return self._by_ordinal(self._calls, ordinal, node, total)
+
+    def statement_span(self, ordinal: int, node: cst.CSTNode, total: int) -> Span:
+        return self._by_ordinal(self._statement_lines, ordinal, node, total)
+
+    def _by_ordinal(self, spans: list | None, ordinal: int, node: cst.CSTNode, total: int) -> Span:
+        if spans is not None and len(spans) == total:
+            return spans[ordinal]
         return self.span(node)  # the two parses disagree (never seen): libcst's own positions
+
+
+_VISITOR_NAMES: dict[type, tuple] = {}
+
+
+class Recorder(cst.BatchableCSTVisitor):
+    """A batchable visitor whose visit/leave methods are found once per class, not once per file
+    (libcst's `get_visitors` inspects every member of the instance on each traversal)."""
+
+    def get_visitors(self) -> dict:
+        cls = type(self)
+        names = _VISITOR_NAMES.get(cls)
+        if names is None:
+            names = _VISITOR_NAMES[cls] = tuple(
+                name for name in dir(cls) if name.startswith(("visit_", "leave_"))
+                and callable(getattr(cls, name)) and not getattr(getattr(cls, name), "_is_no_op", False))
+        return {name: getattr(self, name) for name in names}
 
 
 class Walk:
@@ -114,6 +175,9 @@ class Walk:
         self.call_ordinal = -1  # of the call being visited, in source order
         self.pending: list = []  # (fact, node, statement or None): placed once the walk is over
         self.call_pending: list = []  # (edge, call ordinal, node)
+        self.op_pending: list = []  # (site, call ordinal or None, node, statement ordinal, statement)
+        self.statement_ordinals: list[int] = []  # of the open simple statement lines
+        self.statement_count = 0
         self.enter = _Enter(self)
         self.leave = _Leave(self)
 
@@ -158,7 +222,7 @@ class Walk:
         return function.dtypes.of(node, self) if function else DtypeFacts().of(node, self)
 
 
-class _Enter(cst.BatchableCSTVisitor):
+class _Enter(Recorder):
     def __init__(self, walk: Walk):
         self.walk = walk
 
@@ -244,13 +308,16 @@ class _Enter(cst.BatchableCSTVisitor):
         self.walk.leave.with_off.append(off)
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self.walk.statements.append(node)
+        walk = self.walk
+        walk.statements.append(node)
+        walk.statement_ordinals.append(walk.statement_count)
+        walk.statement_count += 1
 
     def visit_Call(self, node: cst.Call) -> None:
         self.walk.call_ordinal += 1
 
 
-class _Leave(cst.BatchableCSTVisitor):
+class _Leave(Recorder):
     def __init__(self, walk: Walk):
         self.walk = walk
         self.with_off: list[bool] = []
@@ -274,6 +341,7 @@ class _Leave(cst.BatchableCSTVisitor):
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
         self.walk.statements.pop()
+        self.walk.statement_ordinals.pop()
 
 
 def walk(module: cst.Module, state: Walk, recorders) -> None:
