@@ -18,7 +18,7 @@ import libcst as cst
 
 from advisor.catalogue import Catalogue
 from advisor.checks import amp as amp_rules
-from advisor.checks.project import Project, op_findings
+from advisor.checks.project import Project, op_findings, wrapper_names
 from advisor.checks.settings import setting_findings
 from advisor.config import Config
 from advisor.facts import FileFacts, Span
@@ -67,8 +67,9 @@ def _amp_companion(path: str, text: str, made: list):
     return make
 
 
-def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> FileResult:
-    """Scan one decoded file and apply the per-file rules."""
+def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex,
+                 names: frozenset = frozenset()) -> FileResult:
+    """Scan one decoded file and apply the per-file rules (`names`: project wrappers that make it worth parsing)."""
     result = FileResult(path)
     try:
         amp_visitors = []
@@ -76,7 +77,7 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> 
             facts, module, positions = yaml_settings.scan_yaml(path, text), None, None
         else:
             companions = [_amp_companion(path, text, amp_visitors)] if amp_rules.TRIGGER_RE.search(text) else []
-            facts, module, positions = scan(path, text, index, companions)
+            facts, module, positions = scan(path, text, index, companions, names)
     except cst.ParserSyntaxError as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
         result.error = _error_finding(catalogue, sourcefile.InputError(path, exc.raw_line, f"cannot parse: {message}"))
@@ -120,18 +121,18 @@ def _needs_text(facts: FileFacts | None) -> bool:
 
 
 def check_path(path: Path, display: str, catalogue: Catalogue, index: OpIndex,
-               cache: FileCache | None = None) -> FileResult:
+               cache: FileCache | None = None, names: frozenset = frozenset()) -> FileResult:
     try:
         source = sourcefile.read(path, display)
     except sourcefile.InputError as exc:
         return FileResult(display, error=_error_finding(catalogue, exc))
-    key = cache.key(display, source.raw) if cache is not None else None
+    key = cache.key(display, source.raw, sorted(names)) if cache is not None else None
     stored = cache.get(key) if key is not None else None
     if stored is not None:
         result = FileResult(display, **stored)
         result.text = source.text if _needs_text(result.facts) else None
         return result
-    result = check_source(display, source.text, catalogue, index)
+    result = check_source(display, source.text, catalogue, index, names)
     if key is not None:
         cache.put(key, {"facts": result.facts, "findings": result.findings, "error": result.error})
     return result
@@ -141,14 +142,14 @@ _WORKER_STATE: tuple = ()
 
 
 def _worker(item):
-    catalogue, index, cache = _WORKER_STATE
-    return check_path(Path(item), item, catalogue, index, cache)
+    catalogue, index, cache, names = _WORKER_STATE
+    return check_path(Path(item), item, catalogue, index, cache, names)
 
 
 def _scan_all(paths: list[str], catalogue: Catalogue, index: OpIndex, jobs: int,
-              cache: FileCache | None = None) -> list[FileResult]:
+              cache: FileCache | None = None, names: frozenset = frozenset()) -> list[FileResult]:
     global _WORKER_STATE
-    _WORKER_STATE = (catalogue, index, cache)
+    _WORKER_STATE = (catalogue, index, cache, names)
     if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD or sys.platform != "linux":
         return [_worker(p) for p in paths]
     context = multiprocessing.get_context("fork")  # workers inherit the catalogue: no per-file setup
@@ -227,4 +228,14 @@ def run(paths: list[str], config: Config, catalogue: Catalogue, index: OpIndex, 
         return [check_source(name, text, catalogue, index)]
     root = config.root or Path.cwd()
     targets = [str(p) for p in files.collect(paths, config.exclude + config.extend_exclude, root)]
-    return _scan_all(targets, catalogue, index, jobs or os.cpu_count() or 1, cache)
+    jobs = jobs or os.cpu_count() or 1
+    results = _scan_all(targets, catalogue, index, jobs, cache)
+    names: frozenset = frozenset()
+    while True:  # files that only call the project's own wrappers: parse them too, until no new name
+        skipped = [r.path for r in results if r.facts is not None and not r.facts.parsed]
+        found = wrapper_names([r.facts for r in results if r.facts is not None], catalogue) | names
+        if not skipped or found == names:
+            return results
+        names = found
+        again = {r.path: r for r in _scan_all(skipped, catalogue, index, jobs, cache, names)}
+        results = [again.get(r.path, r) for r in results]

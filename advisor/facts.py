@@ -130,6 +130,7 @@ class OpSite:
     statement_span: Span | None = None  # the enclosing simple statement, for fixes
     flows: tuple = ()  # indices of the enclosing function's parameters whose data reaches the op
     safe_unless: tuple | None = None  # fp32 by construction unless a caller passes one of these parameters
+    parameters: tuple = ()  # (argument key, parameter index): arguments that pass a parameter on (`reduce=reduce`)
 
 
 @dataclass
@@ -148,6 +149,7 @@ class FileFacts:
     bindings: dict[str, str] = field(default_factory=dict)  # module-level imported names -> qualified names
     star_imports: tuple = ()  # modules star-imported at module level (absolute dotted names)
     all_names: tuple | None = None  # a static `__all__`
+    parsed: bool = True  # False when no trigger word made the file worth a libcst parse
 
 
 @dataclass
@@ -163,8 +165,8 @@ class CallEdge:
     callee: str
     text: str  # the callee as written, for the chain: `snn.scatter_add`
     span: Span | None = None
-    args: tuple = ()  # ((flows, dtype), ...) for positional arguments
-    keywords: tuple = ()  # ((name, flows, dtype), ...)
+    args: tuple = ()  # ((flows, dtype, static value or NOT_STATIC), ...) for positional arguments
+    keywords: tuple = ()  # ((name, flows, dtype, static value or NOT_STATIC), ...)
 
 
 @dataclass

@@ -156,3 +156,25 @@ def test_dtype_facts(tmp_path, code, expected):
         f"class M(torch.nn.Module):\n    def forward(self, x, index):\n        {code}\n")
     report = check([str(tmp_path / "m.py")], Config(select=("PRC2",)), jobs=1)
     assert [f.code for f in report.findings] == expected
+
+
+def test_a_literal_the_caller_passes_settles_the_callee_op(tmp_path):
+    (tmp_path / "pool.py").write_text(
+        "from torch_scatter import scatter\n\n"
+        "def reduce(x, index, reduce):\n    return scatter(x, index, reduce=reduce)\n")
+    (tmp_path / "model.py").write_text(
+        "import torch\nfrom pool import reduce\n\n"
+        "class M(torch.nn.Module):\n    def forward(self, x, index):\n"
+        "        peak = reduce(x, index, 'max')  # max accumulates nothing\n"
+        "        return reduce(x, index, 'sum') + peak\n")
+    report = check([str(tmp_path)], Config(select=("PRC2",)), jobs=1)
+    assert [(f.path.rsplit("/", 1)[-1], f.line) for f in report.findings] == [("model.py", 7), ("pool.py", 4)]
+
+
+def test_an_assignment_in_a_branch_keeps_what_the_name_held(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "import torch\nfrom torch_scatter import scatter\n"
+        "class M(torch.nn.Module):\n    def forward(self, x, index):\n        h = x\n"
+        "        if h is None:\n            h = torch.arange(8)\n        return scatter(h, index)\n")
+    report = check([str(tmp_path / "m.py")], Config(select=("PRC2",)), jobs=1)
+    assert [f.line for f in report.findings] == [8]

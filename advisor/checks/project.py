@@ -21,12 +21,14 @@ from advisor.checks.ops import (
     matched_detail,
     matching_rules,
     op_rules_for,
+    pattern_matches,
     severity_for,
 )
 from advisor.facts import CallEdge, FileFacts, FunctionInfo, OpSite, Setting
 from advisor.findings import Finding, from_rule
 from advisor.fix.fp32 import device_type_for, fp32_region_fix
 from advisor.scan.modules import ModuleIndex
+from advisor.scan.values import NOT_STATIC
 from advisor.scan.walk import STEP_RE, is_module_base
 
 ENTRY_CONTEXTS = ("forward", "step")
@@ -44,6 +46,7 @@ class Entry:
     chain: tuple  # callee texts down to the op, e.g. ("scatter_sum", "Tensor.scatter_add_")
     flows: frozenset  # parameter indices of the summarized function
     unless: tuple | None = None  # safe unless the caller passes one of these parameters
+    bound: tuple = ()  # (site argument key, parameter index): `reduce=reduce` takes the caller's value
 
 
 class Project:
@@ -149,12 +152,12 @@ class Project:
                 if setting.kind is not None:
                     found.append((file, setting, False))
                     continue
-                kind, lite = self._setting_kind(file, setting.callee)
+                kind, lite = self.setting_kind(file, setting.callee)
                 if kind:
                     found.append((file, replace(setting, kind=kind, lite=lite), True))
         return found
 
-    def _setting_kind(self, file: FileFacts, callee: str) -> tuple[str | None, bool]:
+    def setting_kind(self, file: FileFacts, callee: str) -> tuple[str | None, bool]:
         project = self._class(file, callee)
         if project is None:
             return None, False
@@ -224,7 +227,8 @@ class _Judge:
                     if _safe_here(site, rule) and not (site.safe_unless and rule.context != AUTOCAST_RULE_CONTEXT):
                         continue
                     unless = site.safe_unless if rule.context != AUTOCAST_RULE_CONTEXT else None
-                    own.append(Entry(rule, site, (canonical_op(site, rule),), frozenset(site.flows), unless))
+                    own.append(Entry(rule, site, (canonical_op(site, rule),), frozenset(site.flows), unless,
+                                     site.parameters))
             if own:
                 self.summaries[key] = own[:MAX_ENTRIES]
         changed = True
@@ -235,14 +239,14 @@ class _Judge:
                 entries = self.summaries.get(key, [])
                 if len(entries) >= MAX_ENTRIES:
                     continue
-                known = {(e.rule.code, id(e.site)) for e in entries}
+                known = {_identity(e) for e in entries}
                 for edge, callee, shift in project.edges(key):
                     for entry in self.applicable(edge, callee, shift):
-                        if (entry.rule.code, id(entry.site)) in known or len(entries) >= MAX_ENTRIES:
+                        if _identity(entry) in known or len(entries) >= MAX_ENTRIES:
                             continue
                         flows = _caller_flows(edge, project.functions[callee][1], shift, entry)
-                        entries = [*entries, Entry(entry.rule, entry.site, (edge.text, *entry.chain), flows)]
-                        known.add((entry.rule.code, id(entry.site)))
+                        entries = [*entries, replace(entry, chain=(edge.text, *entry.chain), flows=flows, unless=None)]
+                        known.add(_identity(entry))
                         changed = True
                 if entries:
                     self.summaries[key] = entries
@@ -261,7 +265,9 @@ class _Judge:
                 given = [passed.get(index) for index in entry.flows]
                 if all(arg is None or arg[1] in SAFE_KINDS for arg in given):
                     continue  # integer or fp32 data: nothing accumulates in half
-            found.append(entry)
+            entry = _bind(entry, passed)
+            if entry is not None:
+                found.append(entry)
         return found
 
     def findings(self, texts: dict) -> list[Finding]:
@@ -318,13 +324,38 @@ class _Judge:
         return findings
 
 
+def _identity(entry: Entry) -> tuple:
+    return entry.rule.code, entry.site.path, entry.site.span
+
+
+def _bind(entry: Entry, passed: dict) -> Entry | None:
+    """The entry with the caller's literals in place of the parameters its op reads (`reduce="max"`
+    makes a `reduce=reduce` scatter accumulate nothing: None); parameters the caller forwards stay bound."""
+    if not entry.bound:
+        return entry
+    keywords, bound = dict(entry.site.keywords), []
+    for key, param in entry.bound:
+        arg = passed.get(param)
+        if arg is None:
+            continue
+        flows, _, value = arg
+        if value is not NOT_STATIC:
+            keywords[key] = value
+        elif len(flows) == 1:
+            bound.append((key, flows[0]))
+    site = replace(entry.site, keywords=keywords)
+    if not any(pattern_matches(pattern, site) for pattern in entry.rule.patterns):
+        return None
+    return replace(entry, site=site, bound=tuple(bound))
+
+
 def _argument(edge: CallEdge, info: FunctionInfo, shift: int, param: int):
-    """(flows, dtype) of what the call passes for the callee's parameter `param`, or None."""
+    """(flows, dtype, static value) of what the call passes for the callee's parameter `param`, or None."""
     position = param - shift
     if 0 <= position < len(edge.args):
         return edge.args[position]
     name = info.params[param] if param < len(info.params) else None
-    return next(((flows, dtype) for keyword, flows, dtype in edge.keywords if keyword == name), None)
+    return next(((flows, dtype, value) for keyword, flows, dtype, value in edge.keywords if keyword == name), None)
 
 
 def _caller_flows(edge: CallEdge, info: FunctionInfo, shift: int, entry: Entry) -> frozenset:
@@ -334,6 +365,23 @@ def _caller_flows(edge: CallEdge, info: FunctionInfo, shift: int, entry: Entry) 
         if passed is not None:
             flows |= frozenset(passed[0])
     return flows
+
+
+def wrapper_names(facts: list[FileFacts], catalogue: Catalogue) -> frozenset:
+    """Names a file must mention to call a project function that accumulates (or construct a class
+    whose methods do), or a project Trainer/Fabric subclass: such a file is worth parsing."""
+    project = Project(facts, catalogue)
+    judge = _Judge(project, op_rules_for(catalogue, True), False)
+    judge.summarize()
+    names = set()
+    for key in judge.summaries:
+        info = project.functions[key][1]
+        names.add((info.owner or info.qualname).split(".")[0])
+    for file in facts:
+        for qualname in file.classes:
+            if "." not in qualname and project.setting_kind(file, f"{file.module}.{qualname}")[0]:
+                names.add(qualname)
+    return frozenset(names)
 
 
 def op_findings(facts: list[FileFacts], catalogue: Catalogue, texts: dict, settings: list | None = None,

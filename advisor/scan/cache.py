@@ -115,9 +115,10 @@ class FileCache:
         self.folder = folder
         self.salt = hashlib.sha256(f"{_build_fingerprint()}/{salt}".encode()).hexdigest()
 
-    def key(self, path: str, raw: bytes) -> str:
+    def key(self, path: str, raw: bytes, names=()) -> str:
+        """`names` are the project wrappers that decided whether the file was parsed."""
         digest = hashlib.sha256(self.salt.encode())
-        digest.update(path.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(path.encode("utf-8", "surrogateescape") + b"\0" + repr(list(names)).encode() + b"\0")
         digest.update(raw)
         return digest.hexdigest()
 

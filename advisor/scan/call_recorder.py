@@ -12,6 +12,7 @@ import libcst as cst
 
 from advisor.facts import CallEdge
 from advisor.scan.setting_recorder import EXTERNAL_ROOTS
+from advisor.scan.values import literal
 from advisor.scan.walk import Recorder, Walk
 
 BUILTINS = frozenset(dir(builtins))
@@ -31,10 +32,11 @@ class CallRecorder(Recorder):
             return
         dtypes = function.dtypes
         others = frozenset(walk.code(a.value) for a in node.args)  # `ones_like(index)` beside `index`: counts
-        args = tuple((tuple(sorted(dtypes.flows_of(a.value, walk))), dtypes.of(a.value, walk, others))
-                     for a in node.args if a.keyword is None and not a.star)
+        args = tuple((tuple(sorted(dtypes.flows_of(a.value, walk))), dtypes.of(a.value, walk, others),
+                      literal(a.value, walk.qualify)) for a in node.args if a.keyword is None and not a.star)
         keywords = tuple((a.keyword.value, tuple(sorted(dtypes.flows_of(a.value, walk))),
-                          dtypes.of(a.value, walk, others)) for a in node.args if a.keyword is not None)
+                          dtypes.of(a.value, walk, others), literal(a.value, walk.qualify))
+                         for a in node.args if a.keyword is not None)
         edge = CallEdge(callee=callee, text=walk.code(node.func), args=args, keywords=keywords)
         function.info.calls.append(edge)
         walk.call_pending.append((edge, walk.call_ordinal, node))

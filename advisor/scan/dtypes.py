@@ -49,14 +49,19 @@ class DtypeFacts:
                          if isinstance(p.default, cst.SimpleString)}
         self.flows = {name: frozenset((i,)) for i, name in enumerate(names) if name != "self"}
 
-    def assign(self, name: str, value: cst.BaseExpression, walk) -> None:
+    def assign(self, name: str, value: cst.BaseExpression, walk, branch: bool = False) -> None:
+        """`name = value`; in a branch (if/for/while/try) the name may still hold what it held before."""
         kind, flows = self.of(value, walk), self.flows_of(value, walk)
+        replaces_parameter = kind == "fp32" and name in self.params and self.params.index(name) not in flows
+        if branch and not replaces_parameter:
+            kind = kind if self.kinds.get(name) == kind else None
+            flows = flows | self.flows.get(name, frozenset())
         for table, item in ((self.kinds, kind), (self.flows, flows)):
             if item:
                 table[name] = item
             else:
                 table.pop(name, None)
-        if kind == "fp32" and name in self.params and self.params.index(name) not in flows:
+        if replaces_parameter:
             self.unless[name] = (name,)  # `if out is None: out = torch.zeros(...)`
         else:
             self.unless.pop(name, None)

@@ -55,11 +55,13 @@ class OpRecorder(Recorder):
         else:
             return
         positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
-        for position, arg in enumerate(positional):
-            site.keywords[f"#{position}"] = literal(arg.value, walk.qualify)
-        for arg in node.args:
-            if arg.keyword is not None:
-                site.keywords[arg.keyword.value] = literal(arg.value, walk.qualify)
+        keyed = [(f"#{position}", arg) for position, arg in enumerate(positional)]
+        keyed += [(arg.keyword.value, arg) for arg in node.args if arg.keyword is not None]
+        params = walk.function.dtypes.params if walk.function else ()
+        for key, arg in keyed:
+            site.keywords[key] = literal(arg.value, walk.qualify)
+            if isinstance(arg.value, cst.Name) and arg.value.value in params:
+                site.parameters += ((key, params.index(arg.value.value)),)
         site.keyword_names = tuple(arg.keyword.value for arg in node.args if arg.keyword is not None)
         if not any(pattern_matches(pattern, site) for pattern in index.patterns):
             return  # e.g. `.sum()` without the fp16 `dtype=` its rule is about: no fact worth a position

@@ -18,7 +18,7 @@ from advisor.scan.call_recorder import CallRecorder
 from advisor.scan.imports import module_name_for
 from advisor.scan.noqa import noqa_lines
 from advisor.scan.op_recorder import OpRecorder
-from advisor.scan.opindex import OpIndex
+from advisor.scan.opindex import IDENTIFIER_RE, OpIndex
 from advisor.scan.setting_recorder import SettingRecorder
 from advisor.scan.walk import Positions, Walk, walk
 
@@ -43,7 +43,7 @@ def guard_parse(text: str, path: str) -> ast.AST:
     return tree
 
 
-def scan(path: str, text: str, index: OpIndex, companions=()
+def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset = frozenset()
          ) -> tuple[FileFacts, cst.Module | None, Positions | None]:
     """Facts of one file, its parsed module and its positions (None, None when no trigger
     word made it worth parsing); raises libcst.ParserSyntaxError or SyntaxError when it does not parse.
@@ -51,11 +51,14 @@ def scan(path: str, text: str, index: OpIndex, companions=()
     `companions` are callables `walk -> visitor` (the PRC4xx one) walked in the same
     traversal: walking the tree costs as much as parsing it. A file without any trigger
     word has no facts to give; Python's own parser (several times faster than libcst's)
-    still checks that it is valid code.
+    still checks that it is valid code. `names` (project functions and classes that
+    accumulate, found in an earlier round) make a file worth parsing too.
     """
     tree = guard_parse(text, path)
     facts = FileFacts(path=path, module=module_name_for(path))
-    if not index.triggers.search(text) and not companions:
+    if not index.triggers.search(text) and not companions and not (names and not names.isdisjoint(
+            IDENTIFIER_RE.findall(text))):
+        facts.parsed = False
         return facts, None, None
     module = cst.parse_module(text)
     state = Walk(path, module, facts, index.aliases, index.setting_classes)

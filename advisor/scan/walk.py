@@ -46,6 +46,7 @@ class Function:
     context: str
     info: FunctionInfo
     dtypes: DtypeFacts = field(default_factory=DtypeFacts)
+    branch_depth: int = 0  # the walk's branch depth where the function starts
 
 
 @dataclass
@@ -172,6 +173,7 @@ class Walk:
         self.statements: list[cst.CSTNode] = []
         self.assigned_calls: list[dict[str, cst.Call]] = [{}]
         self.autocast_off = 0  # depth of open `autocast(enabled=False)` blocks
+        self.branch_depth = 0  # open if/for/while/try blocks: an assignment there may not run
         self.call_ordinal = -1  # of the call being visited, in source order
         self.pending: list = []  # (fact, node, statement or None): placed once the walk is over
         self.call_pending: list = []  # (edge, call ordinal, node)
@@ -297,7 +299,7 @@ class _Enter(Recorder):
         info = FunctionInfo(qualname=qualname, path=walk.path, module=walk.module_name, context=context,
                             params=params, owner=owner_name)
         walk.facts.functions.setdefault(qualname, info)
-        function = Function(qualname, context, walk.facts.functions[qualname])
+        function = Function(qualname, context, walk.facts.functions[qualname], branch_depth=walk.branch_depth)
         function.dtypes.start(node.params)
         walk.functions.append(function)
 
@@ -306,6 +308,11 @@ class _Enter(Recorder):
         off = any(isinstance(item.item, cst.Call) and _disables_autocast(item.item, walk) for item in node.items)
         walk.autocast_off += off
         self.walk.leave.with_off.append(off)
+
+    def visit_If(self, node: cst.If) -> None:
+        self.walk.branch_depth += 1
+
+    visit_For = visit_While = visit_Try = visit_Match = visit_If
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         walk = self.walk
@@ -325,7 +332,9 @@ class _Leave(Recorder):
     def leave_Assign(self, original_node: cst.Assign) -> None:
         walk = self.walk
         if walk.functions and len(original_node.targets) == 1 and isinstance(original_node.targets[0].target, cst.Name):
-            walk.functions[-1].dtypes.assign(original_node.targets[0].target.value, original_node.value, walk)
+            function = walk.functions[-1]
+            function.dtypes.assign(original_node.targets[0].target.value, original_node.value, walk,
+                                   walk.branch_depth > function.branch_depth)
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.walk.classes.pop()
@@ -338,6 +347,11 @@ class _Leave(Recorder):
 
     def leave_With(self, original_node: cst.With) -> None:
         self.walk.autocast_off -= self.with_off.pop()
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self.walk.branch_depth -= 1
+
+    leave_For = leave_While = leave_Try = leave_Match = leave_If
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
         self.walk.statements.pop()
