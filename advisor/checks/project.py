@@ -368,15 +368,18 @@ def _caller_flows(edge: CallEdge, info: FunctionInfo, shift: int, entry: Entry) 
 
 
 def wrapper_names(facts: list[FileFacts], catalogue: Catalogue) -> frozenset:
-    """Names a file must mention to call a project function that accumulates (or construct a class
-    whose methods do), or a project Trainer/Fabric subclass: such a file is worth parsing."""
+    """Names a file must mention to call a project function that accumulates (or construct a module
+    whose forward does), or a project Trainer/Fabric subclass: such a file is worth parsing."""
     project = Project(facts, catalogue)
     judge = _Judge(project, op_rules_for(catalogue, True), False)
     judge.summarize()
     names = set()
     for key in judge.summaries:
         info = project.functions[key][1]
-        names.add((info.owner or info.qualname).split(".")[0])
+        if info.owner is None and "." not in info.qualname:
+            names.add(info.qualname)  # a module-level function
+        elif info.owner and "." not in info.owner and info.qualname == f"{info.owner}.forward":
+            names.add(info.owner)  # a module class: its instances are called (`self.aggr(x, index)`)
     for file in facts:
         for qualname in file.classes:
             if "." not in qualname and project.setting_kind(file, f"{file.module}.{qualname}")[0]:
