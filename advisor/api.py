@@ -44,15 +44,22 @@ class Checker:
     def scan(self, paths: list[str], stdin: tuple | None = None, jobs: int | None = None) -> list[FileResult]:
         return engine.run(paths, self.config, self.catalogue, self.index, jobs=jobs, stdin=stdin, cache=self.cache)
 
-    def trace(self, scripts: list[str], model: str | None = None, timeout: float = 120.0) -> list:
-        """Trace the models of `scripts` in child processes (runs user code: opt-in);
-        the largest model's census then sizes the quantization advice."""
-        from advisor.trace.api import trace_script
-        traced = [trace_script(script, model, timeout, self.catalogue) for script in scripts]
-        censuses = [t.census for t in traced if t.census is not None]
-        if self.census is None and censuses:
-            self.census = max(censuses, key=lambda census: census.params)
-        return traced
+    def trace(self, scripts: list[str], model: str | None = None, timeout: float = 120.0,
+              results: list[FileResult] = (), roots: list | None = None) -> list:
+        """Trace the models the scripts define (or `model`) in one child process (runs user code:
+        opt-in), under the precision the scanned `results` set; the largest model's census then
+        sizes the quantization advice. Files that define no class are left to the static check."""
+        from advisor.trace.api import judged_precision, trace_scripts
+        from advisor.trace.sources import defines_classes
+        candidates = scripts if model else [s for s in scripts if defines_classes(s)]
+        if not candidates:
+            return []
+        values = [s.normalized for r in results if r.facts is not None for s in r.facts.settings]
+        precision = judged_precision(values)["name"] if any(values) else None
+        traced = trace_scripts(candidates, model, timeout, self.catalogue, roots=roots, precision=precision)
+        if self.census is None and traced.census is not None:
+            self.census = traced.census
+        return [traced]
 
     def judge(self, results: list[FileResult], extra_ops=()) -> Report:
         report = engine.finalize(results, self.catalogue, self.config, self.index, extra_ops=extra_ops)
@@ -63,11 +70,11 @@ class Checker:
         reported = {(f.path, f.line) for f in report.findings if f.code.startswith("PRC2")}
         fp32_ops = [op for f in report.facts for op in f.ops if (op.path, op.span.line) in reported]
         recommendation = recommend(self.target, report.settings, fp32_ops, self.census, devices=self.config.devices)
+        noqa = {f.path: f.noqa for f in report.facts}
         extra = hardware_findings(report.settings, [op for f in report.facts for op in f.ops], self.target,
-                                  recommendation, self.catalogue, self.census)
+                                  recommendation, self.catalogue, self.census, noqa)
         capability = self.target.compute_capability if self.target.kind == "cuda" else None
-        extra += amp_rules.ecosystem_target_findings([f.amp for f in report.facts if f.amp], capability,
-                                                     self.catalogue)
+        extra += amp_rules.target_findings([f.amp for f in report.facts if f.amp], capability, self.catalogue, noqa)
         engine.add_findings(report, extra, self.config)
         report.recommendation = recommendation
         return report

@@ -30,6 +30,7 @@ PATTERN_KEYS = {"function", "method", "module", "subclass", "aten", "keyword", "
                 "above", "below", "default", "op"}
 FIX_KINDS = ("none",) + APPLICABILITIES
 SETTING_KINDS = ("Trainer", "Fabric")
+EXAMPLE_OPTIONS = {"gpu", "params", "linear_params"}
 
 
 class CatalogueError(Exception):
@@ -40,11 +41,13 @@ class CatalogueError(Exception):
 class Example:
     """A code snippet a rule must (invalid) or must not (valid) flag.
 
-    `options` are CLI-equivalent settings the example needs, e.g. {"gpu": "a100"}.
+    `options` are CLI-equivalent settings the example needs, e.g. {"gpu": "a100"};
+    `fixed` is what `--fix` (`--unsafe-fixes` for an unsafe rule) makes of an invalid one.
     """
 
     code: str
     options: tuple = ()
+    fixed: str | None = None
 
     @property
     def options_dict(self) -> dict:
@@ -102,12 +105,6 @@ class Rule:
     def family(self) -> str:
         return self.code[:4] + "xx"
 
-    def format_message(self, **values) -> str:
-        try:
-            return self.message.format(**values)
-        except (KeyError, IndexError, ValueError):
-            return self.message
-
 
 @dataclass
 class Catalogue:
@@ -139,7 +136,7 @@ def builtin_rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
-def _examples(raw, where: str) -> tuple:
+def _examples(raw, where: str, fixable: bool) -> tuple:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -149,8 +146,14 @@ def _examples(raw, where: str) -> tuple:
         if isinstance(item, str):
             examples.append(Example(item))
         elif isinstance(item, dict) and isinstance(item.get("code"), str):
-            options = tuple(sorted((k, v) for k, v in item.items() if k != "code"))
-            examples.append(Example(item["code"], options))
+            unknown = set(item) - EXAMPLE_OPTIONS - {"code", "fixed"}
+            if unknown:
+                raise CatalogueError(f"{where}: unknown example key {sorted(unknown)[0]!r}")
+            fixed = item.get("fixed")
+            if fixed is not None and not (fixable and isinstance(fixed, str)):
+                raise CatalogueError(f"{where}: only an invalid example of a rule with a fix has `fixed` text")
+            options = tuple(sorted((k, v) for k, v in item.items() if k in EXAMPLE_OPTIONS))
+            examples.append(Example(item["code"], options, fixed))
         else:
             raise CatalogueError(f"{where}: an example is a string or a table with `code`")
     return tuple(examples)
@@ -212,8 +215,8 @@ def _rule(raw: dict, origin: str) -> Rule:
         fix=fix,
         fix_title=raw.get("fix_title", ""),
         references=tuple(raw.get("references", ())),
-        valid=_examples(raw.get("valid"), where),
-        invalid=_examples(raw.get("invalid"), where),
+        valid=_examples(raw.get("valid"), where, fixable=False),
+        invalid=_examples(raw.get("invalid"), where, fixable=fix != "none"),
         patterns=tuple(_pattern(p, where) for p in raw.get("patterns", ())),
         context=raw.get("context", ""),
         origin=origin,

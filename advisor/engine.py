@@ -20,9 +20,10 @@ from advisor.catalogue import Catalogue
 from advisor.checks import amp as amp_rules
 from advisor.checks.project import Project, op_findings, wrapper_names
 from advisor.checks.settings import setting_findings
+from advisor.checks.tool import input_error_finding, noqa_findings
 from advisor.config import Config
-from advisor.facts import FileFacts, Span
-from advisor.findings import Finding, from_rule
+from advisor.facts import FileFacts
+from advisor.findings import Finding
 from advisor.scan import files, sourcefile, yaml_settings
 from advisor.scan.cache import FileCache
 from advisor.scan.opindex import OpIndex
@@ -55,10 +56,6 @@ class Report:
         return any(SEVERITY_RANK[f.severity] >= threshold for f in self.findings if f.code != "PRC001")
 
 
-def _error_finding(catalogue: Catalogue, error: sourcefile.InputError) -> Finding:
-    return from_rule(catalogue["PRC001"], error.path, Span(error.line, 1, error.line, 1), {"reason": error.message})
-
-
 def _amp_companion(path: str, text: str, made: list):
     """The PRC4xx visitor, built on the scanner's walk state (kept in `made` for its judge)."""
     def make(walk):
@@ -80,39 +77,30 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex,
             facts, module, positions = scan(path, text, index, companions, names)
     except cst.ParserSyntaxError as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
-        result.error = _error_finding(catalogue, sourcefile.InputError(path, exc.raw_line, f"cannot parse: {message}"))
+        error = sourcefile.InputError(path, exc.raw_line, f"cannot parse: {message}")
+        result.error = input_error_finding(error, catalogue)
         return result
     except SyntaxError as exc:
         error = sourcefile.InputError(path, exc.lineno or 1, f"cannot parse: {exc.msg}")
-        result.error = _error_finding(catalogue, error)
+        result.error = input_error_finding(error, catalogue)
         return result
     except (RecursionError, MemoryError):
-        result.error = _error_finding(catalogue, sourcefile.InputError(path, 1, "cannot parse: nesting too deep"))
+        result.error = input_error_finding(sourcefile.InputError(path, 1, "cannot parse: nesting too deep"), catalogue)
         return result
     except Exception as exc:  # noqa: BLE001 - one bad file must not cost the user the whole run
         reason = f"internal error while checking ({type(exc).__name__}: {exc}); please report it"
-        result.error = _error_finding(catalogue, sourcefile.InputError(path, 1, reason.splitlines()[0]))
+        result.error = input_error_finding(sourcefile.InputError(path, 1, reason.splitlines()[0]), catalogue)
         return result
     result.facts = facts
     result.text = text if _needs_text(facts) else None
     for setting in (s for s in facts.settings if s.kind is not None):
-        result.findings.extend(setting_findings(setting, text, catalogue, facts.imports_torch_as))
-    result.findings.extend(_unknown_noqa(facts, catalogue))
+        result.findings.extend(setting_findings(setting, text, catalogue, facts.imports_torch_as, facts.noqa))
+    result.findings.extend(noqa_findings(facts, catalogue))
     if amp_visitors:
-        amp_findings, facts.amp = amp_rules.check_amp(path, text, catalogue, module, amp_visitors[0], positions)
+        amp_findings, facts.amp = amp_rules.check_amp(path, text, catalogue, module, amp_visitors[0], facts.noqa,
+                                                     positions)
         result.findings.extend(amp_findings)
     return result
-
-
-def _unknown_noqa(facts: FileFacts, catalogue: Catalogue) -> list[Finding]:
-    findings = []
-    for line, codes in sorted(facts.noqa.items()):
-        unknown = sorted(c for c in codes or () if c.startswith("PRC")
-                         and not any(known.startswith(c) for known in catalogue.rules))
-        if unknown:
-            findings.append(from_rule(catalogue["PRC002"], facts.path, Span(line, 1, line, 1),
-                                      {"codes": ", ".join(unknown)}))
-    return findings
 
 
 def _needs_text(facts: FileFacts | None) -> bool:
@@ -125,7 +113,7 @@ def check_path(path: Path, display: str, catalogue: Catalogue, index: OpIndex,
     try:
         source = sourcefile.read(path, display)
     except sourcefile.InputError as exc:
-        return FileResult(display, error=_error_finding(catalogue, exc))
+        return FileResult(display, error=input_error_finding(exc, catalogue))
     key = cache.key(display, source.raw, sorted(names)) if cache is not None else None
     stored = cache.get(key) if key is not None else None
     if stored is not None:
@@ -173,17 +161,6 @@ def _selected(code: str, config: Config, path: str) -> bool:
     return True
 
 
-def _suppressed(finding: Finding, noqa: dict) -> bool:
-    if finding.code == "PRC001":
-        return False
-    for line in (finding.span.line, *finding.noqa_lines):
-        if line in noqa:
-            codes = noqa[line]
-            if codes is None or any(finding.code.startswith(c) for c in codes):
-                return True
-    return False
-
-
 def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, index: OpIndex,
              extra_ops=()) -> Report:
     """Project-wide rules, then selection and noqa; findings sorted like ruff.
@@ -193,7 +170,9 @@ def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, in
     report = Report(files_checked=len(results))
     facts = [r.facts for r in results if r.facts is not None]
     if extra_ops:
-        from advisor.trace.api import add_to_facts  # no torch: the tracing itself ran in a child process
+        from advisor.trace.api import (
+            add_to_facts,  # no torch: the tracing itself ran in a child process
+        )
         facts = add_to_facts(facts, list(extra_ops))
     project = Project(facts, catalogue)
     texts = {r.path: r.text for r in results if r.text is not None}
@@ -204,17 +183,15 @@ def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, in
     findings = [f for r in results for f in r.findings] + [r.error for r in results if r.error]
     for file, setting, settled_here in settings:  # Trainer subclasses other modules define
         if settled_here and file.path in texts:
-            findings += setting_findings(setting, texts[file.path], catalogue, file.imports_torch_as)
+            findings += setting_findings(setting, texts[file.path], catalogue, file.imports_torch_as, file.noqa)
     add_findings(report, findings + op_findings(facts, catalogue, texts, report.settings, project), config)
     return report
 
 
 def add_findings(report: Report, findings: list[Finding], config: Config) -> None:
-    """Selection, noqa and YAML-safe fixes for `findings`, merged into the report in order
-    (the hardware rules join a finished report this way, without judging the ops again)."""
-    noqa = {f.path: f.noqa for f in report.facts}
-    kept = [f for f in yaml_settings.yaml_safe_fixes(findings)
-            if _selected(f.code, config, f.path) and not _suppressed(f, noqa.get(f.path, {}))]
+    """Selection and YAML-safe fixes for `findings` (`registry.report` applied noqa), merged into
+    the report in order (the hardware rules join a finished report this way, without judging the ops again)."""
+    kept = [f for f in yaml_settings.yaml_safe_fixes(findings) if _selected(f.code, config, f.path)]
     report.findings = sorted(report.findings + kept, key=Finding.sort_key)
 
 

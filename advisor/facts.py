@@ -131,6 +131,7 @@ class OpSite:
     flows: tuple = ()  # indices of the enclosing function's parameters whose data reaches the op
     safe_unless: tuple | None = None  # fp32 by construction unless a caller passes one of these parameters
     parameters: tuple = ()  # (argument key, parameter index): arguments that pass a parameter on (`reduce=reduce`)
+    observed: str = ""  # traced sites: what ran (dtype, precision, library chain), for the message
 
 
 @dataclass

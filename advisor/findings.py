@@ -50,7 +50,6 @@ class Finding:
     op: str | None = None
     source: str = "static"
     extra: dict = field(default_factory=dict)
-    noqa_lines: tuple = ()  # further lines whose noqa comment covers this finding (a call's closing line)
 
     @property
     def line(self) -> int:
@@ -82,9 +81,3 @@ class Finding:
         data.update(self.extra)
         return data
 
-
-def from_rule(rule, path: str, span: Span, values: dict, fix: Fix | None = None, severity: str | None = None,
-              **attributes) -> Finding:
-    """A finding worded by its catalogue rule (`rule` is an advisor.catalogue.Rule)."""
-    return Finding(code=rule.code, rule=rule.name, severity=severity or rule.severity, path=path, span=span,
-                   message=rule.format_message(**values), fix=fix, **attributes)

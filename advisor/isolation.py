@@ -19,7 +19,6 @@ import re
 import signal
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import traceback
@@ -31,10 +30,6 @@ from typing import Any
 _PROGRESS_ENV = "PREC_ADVISOR_PROGRESS"
 _OUR_DIR = str(Path(__file__).resolve().parent)
 _OUR_ROOT = str(Path(_OUR_DIR).parent)  # so the child imports this same advisor, whatever its cwd
-_LIBRARY_DIRS = tuple(
-    str(Path(p).resolve()) for key in ("stdlib", "platstdlib", "purelib", "platlib")
-    if (p := sysconfig.get_paths().get(key))
-)
 _POLL_S = 0.1
 
 
@@ -68,11 +63,12 @@ def describe_exception(exc: BaseException) -> str:
 
 
 def _user_frame(tb) -> str | None:
-    """The innermost frame outside the stdlib, installed packages and prec-advisor."""
+    """The innermost frame in the user's code (advisor.userpaths: not a library, wherever installed)."""
+    from advisor.userpaths import is_user_file
+
     found = None
     for frame in traceback.extract_tb(tb):
-        path = str(Path(frame.filename).resolve()) if not frame.filename.startswith("<") else ""
-        if path and not path.startswith(_LIBRARY_DIRS + (_OUR_DIR,)):
+        if is_user_file(frame.filename):
             found = f"{Path(frame.filename).name}:{frame.lineno}"
     return found
 

@@ -163,10 +163,26 @@ def _build(obj, module, device: str | None, name: str) -> LoadedModel:
     instance, example = made if isinstance(made, tuple) and len(made) == 2 else (made, None)
     if TORCH_MODULE not in _mro(type(instance)):
         raise ModelLoadError(f"{name}() returned {type(instance).__name__}, not a torch.nn.Module")
+    if lightning_framework(type(instance)):
+        _configure(instance, context, name)
     if example is None:
         example = getattr(instance, "example_input_array", None)
     return LoadedModel(name, _source_file(obj, module), _source_line(obj), instance, example,
                        lightning_framework(type(instance)))
+
+
+def _configure(instance, context, name: str) -> None:
+    """Lightning's big-model hook: the Trainer calls `configure_model()` (before 2.1
+    `configure_sharded_model()`) under its init context, after `__init__`; so do we,
+    under the same device, so layers built there are counted and traced."""
+    hook = getattr(instance, "configure_model", None) or getattr(instance, "configure_sharded_model", None)
+    if hook is None:
+        return
+    try:
+        with context:
+            hook()
+    except Exception as exc:
+        raise ModelLoadError(f"{name}.configure_model() failed: {describe_exception(exc)}") from None
 
 
 def _source_file(obj, module) -> str:

@@ -1,11 +1,11 @@
-"""PRC4xx: plain PyTorch AMP, Hugging Face and Accelerate, through `check_amp` and `ecosystem_target_findings`."""
+"""PRC4xx: plain PyTorch AMP, Hugging Face and Accelerate, through `check_amp` and `target_findings`."""
 import textwrap
 
 import libcst as cst
 import pytest
 
 from advisor.catalogue import load_catalogue
-from advisor.checks.amp import check_amp, ecosystem_target_findings
+from advisor.checks.amp import check_amp, target_findings
 from advisor.fix.fixer import fix_text
 
 CATALOGUE = load_catalogue()
@@ -14,7 +14,7 @@ CATALOGUE = load_catalogue()
 def check(source, capability=None):
     findings, facts = check_amp("train.py", textwrap.dedent(source), CATALOGUE)
     if capability is not None and facts is not None:
-        findings += ecosystem_target_findings([facts], capability, CATALOGUE)
+        findings += target_findings([facts], capability, CATALOGUE)
     return findings
 
 
@@ -28,7 +28,7 @@ def fixed(source, capability=None, passes=3):
     for _ in range(passes):
         findings, facts = check_amp("train.py", text, CATALOGUE)
         if capability is not None and facts is not None:
-            findings += ecosystem_target_findings([facts], capability, CATALOGUE)
+            findings += target_findings([facts], capability, CATALOGUE)
         text, applied, _ = fix_text(text, [f for f in findings if f.fix], {})
         if not applied:
             break
@@ -239,8 +239,13 @@ def test_target_fixes_switch_to_bf16():
         'T.autocast("cuda")', 'T.autocast("cuda", dtype=T.bfloat16)').replace("dtype=T.half", "dtype=T.bfloat16")
 
 
-def test_findings_carry_the_closing_line_for_noqa():
-    [finding] = check("import torch\nscaler = torch.cuda.amp.GradScaler(\n    init_scale=2.0,\n)\n")
-    assert finding.line == 2 and finding.noqa_lines == (4,)
-    [target] = check("from accelerate import Accelerator\nacc = Accelerator(\n    mixed_precision='fp16',\n)\n", (8, 0))
-    assert target.line == 3 and target.noqa_lines == (4,)
+def test_a_noqa_on_the_closing_line_covers_the_finding():
+    scaler = "import torch\nscaler = torch.cuda.amp.GradScaler(\n    init_scale=2.0,\n){}\n"
+    [finding] = check(scaler.format(""))
+    assert finding.line == 2
+    assert check_amp("train.py", scaler.format("  # noqa: PRC401"), CATALOGUE, noqa={4: {"PRC401"}})[0] == []
+    accelerate = "from accelerate import Accelerator\nacc = Accelerator(\n    mixed_precision='fp16',\n)\n"
+    [target] = check(accelerate, (8, 0))
+    assert target.line == 3
+    _, facts = check_amp("train.py", accelerate, CATALOGUE)
+    assert target_findings([facts], (8, 0), CATALOGUE, {"train.py": {4: None}}) == []

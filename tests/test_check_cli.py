@@ -74,6 +74,16 @@ def test_noqa_on_the_closing_line_of_a_multiline_call(project):
     assert run_cli("check", "train.py", cwd=project).returncode == 0
 
 
+def test_closing_line_noqa_silences_setting_and_hardware_rules_alike(project):
+    trainer = "import lightning as L\nL.Trainer(\n    precision=16,\n)  # noqa: PRC101, PRC120\n"
+    (project / "train.py").write_text(trainer)
+    result = run_cli("check", "train.py", "--gpu", "a100", "--format", "json", cwd=project)
+    assert json.loads(result.stdout)["findings"] == [] and result.returncode == 0
+    (project / "train.py").write_text("import lightning as L\nL.Trainer(\n    precision=16,\n)  # noqa: PRC101\n")
+    result = run_cli("check", "train.py", "--gpu", "a100", "--format", "json", cwd=project)
+    assert [f["code"] for f in json.loads(result.stdout)["findings"]] == ["PRC120"]
+
+
 def test_select_ignore_and_prefixes(project):
     assert run_cli("check", "train.py", "--ignore", "PRC1", cwd=project).returncode == 0
     assert run_cli("check", "train.py", "--select", "PRC2", cwd=project).returncode == 0

@@ -51,7 +51,7 @@ def test_trace_finds_ops_in_a_helper_module_and_counts_the_model():
     result = run_cli("check", "tests/models/gnn_helper.py", "--trace", "--format", "json")
     data = json.loads(result.stdout)
     assert [m["name"] for m in data["models"]] == ["HelperGNN"]
-    assert data["models"][0]["trace"] == "symbolic" and data["models"][0]["params"] > 0
+    assert data["models"][0]["mode"] == "dispatch-meta" and data["models"][0]["params"] > 0
     traced = [(f["path"], f["code"]) for f in data["findings"] if f["source"] == "trace"]
     assert ("tests/models/graph_ops.py", "PRC201") in traced
     assert "tests/models/graph_ops.py" not in {f["path"] for f in data["findings"] if f["source"] == "static"}

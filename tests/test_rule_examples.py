@@ -1,42 +1,78 @@
-"""Every rule's own valid and invalid examples, run through the public API."""
+"""Every rule's own examples through the public API, and the rule model's bookkeeping:
+each TOML code has a Python rule or patterns, each Python rule a TOML entry in the file
+named like its module, and no page shows an unfilled `{placeholder}`."""
+import re
+from pathlib import Path
+
 import pytest
 
-from advisor.api import check_text
 from advisor.catalogue import load_catalogue
-from advisor.config import Config
-from advisor.facts import ModelCensus
-from advisor.hardware.table import lookup
+from advisor.checks import registry
+from advisor.checks.examples import check_example, fixed_example
+from advisor.commands.explain import rule_page, rules_markdown
 
+ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = load_catalogue()
+PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*(?:![rsa])?(?::[^{}]*)?\}")
 
 
 def _cases(kind):
     for rule in CATALOGUE:
         for number, example in enumerate(getattr(rule, kind)):
-            yield pytest.param(rule.code, example, id=f"{rule.code}-{kind}-{number}")
+            yield pytest.param(rule, example, id=f"{rule.code}-{kind}-{number}")
 
 
 def _codes(example):
-    """Findings of an example; its options name a target GPU and, for census rules, a model size."""
-    options = example.options_dict
-    target = lookup(options["gpu"]) if "gpu" in options else None
-    census = None
-    if "params" in options:
-        census = ModelCensus("example", options["params"], options["params"], options.get("linear_params", 0))
-    return [f.code for f in check_text(example.code, "example.py", Config(), target=target, census=census).findings]
+    return [f.code for f in check_example(example).findings]
 
 
-@pytest.mark.parametrize("code, example", list(_cases("invalid")))
-def test_invalid_example_is_flagged(code, example):
-    assert code in _codes(example)
+@pytest.mark.parametrize("rule, example", list(_cases("invalid")))
+def test_invalid_example_is_flagged(rule, example):
+    assert rule.code in _codes(example)
 
 
-@pytest.mark.parametrize("code, example", list(_cases("valid")))
-def test_valid_example_is_not_flagged(code, example):
-    assert code not in _codes(example)
+@pytest.mark.parametrize("rule, example", list(_cases("valid")))
+def test_valid_example_is_not_flagged(rule, example):
+    assert rule.code not in _codes(example)
+
+
+@pytest.mark.parametrize("rule, example", [case for case in _cases("invalid") if case.values[1].fixed is not None])
+def test_fixed_text_is_what_the_fix_produces(rule, example):
+    fixed = fixed_example(example, rule)
+    assert fixed == example.fixed
+    assert rule.code not in _codes(type(example)(fixed, example.options))
 
 
 def test_every_rule_has_both_kinds_of_examples():
     for rule in CATALOGUE:
         assert rule.invalid, f"{rule.code} has no invalid example"
         assert rule.valid, f"{rule.code} has no valid example"
+
+
+def test_every_code_is_one_python_rule_or_patterns_in_the_file_of_its_family():
+    registered = registry.load_all()
+    for rule in CATALOGUE:
+        family = Path(rule.origin).stem
+        assert (ROOT / "advisor" / "checks" / f"{family}.py").is_file(), f"{rule.origin}: no advisor/checks/{family}.py"
+        if rule.patterns:
+            assert rule.code not in registered, f"{rule.code} has patterns and a Python rule"
+        else:
+            assert rule.code in registered, f"{rule.code} has neither a Python rule nor patterns"
+            assert registered[rule.code].family == family, f"{rule.code} is judged outside checks/{family}.py"
+    for code, entry in registered.items():
+        assert code in CATALOGUE.rules, f"Python rule {code} ({entry.function.__name__}) has no TOML entry"
+
+
+def test_use_instead_shows_the_fixed_text():
+    for rule in CATALOGUE:
+        page = rule_page(rule)
+        shown = rule.invalid[0].fixed if rule.invalid[0].fixed is not None else rule.valid[0].code
+        assert shown.rstrip() in page.split("Use instead:", 1)[1], rule.code
+
+
+def test_no_page_has_an_unfilled_placeholder():
+    for rule in CATALOGUE:
+        assert not PLACEHOLDER.findall(rule_page(rule)), rule.code
+    docs = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert not PLACEHOLDER.findall(docs)
+    assert not PLACEHOLDER.findall(rules_markdown(CATALOGUE))

@@ -17,14 +17,15 @@ BROKEN = str(MODELS / "broken.py")
 
 
 @pytest.mark.parametrize("factory, error", [
-    ("raises", "raises: tracing failed: RuntimeError: shape mismatch in user code (at broken.py:"),
+    ("raises", "raises: cannot trace: the forward raises RuntimeError: shape mismatch in user code (at broken.py:"),
     ("exits", "exits: tracing failed: user code called sys.exit(3)"),
     ("crashes", "crashes: tracing failed: child process exited with status 9 before finishing"),
     ("missing", "missing: "),
 ])
 def test_user_code_failures_are_one_line_errors(factory, error, capfd):
     result = trace_script(BROKEN, factory)
-    assert result.ops == [] and result.models == []
+    (model,) = result.models  # a failed model is listed, with its error
+    assert result.ops == [] and model["trace"] == "failed" and model["error"] == result.errors[0]
     (message,) = result.errors
     assert message.startswith(error) and "\n" not in message
     assert capfd.readouterr().out == ""  # the script's print went to the child's log

@@ -1,5 +1,4 @@
 """The meta-device census of a LLaMA-like stack, and the quantization advice it drives."""
-import time
 from pathlib import Path
 
 import pytest
@@ -23,10 +22,8 @@ def _expected(**config) -> int:
 
 
 def test_7b_is_counted_on_meta_without_allocating():
-    start = time.perf_counter()
-    (loaded,) = load_models(str(LLAMA), "llama_7b", device="meta")
+    (loaded,) = load_models(str(LLAMA), "llama_7b", device="meta")  # time and memory: benchmarks/trace_7b.py
     counted = census.count(loaded.module, loaded.name)
-    assert time.perf_counter() - start < 10
     assert all(p.is_meta for p in loaded.module.parameters())
     assert counted.params == _expected(vocab=32000, dim=4096, hidden=11008, layers=32) == 6_738_681_856
     assert counted.trainable_params == counted.params
@@ -50,7 +47,7 @@ def test_tied_and_frozen_weights_and_buffers():
 @pytest.mark.parametrize("spec, mode", [("llama_20b", "nf4"), ("llama_10m", None)])
 def test_census_drives_the_quantization_advice(spec, mode):
     result = trace_script(str(LLAMA), spec)
-    assert result.errors == [] and result.models[0]["trace"] == "symbolic"
+    assert result.errors == [] and result.models[0]["mode"] == "dispatch-meta"
     advice = recommend(lookup("rtx4090"), census=result.census)
     assert (advice.plugin.mode[:3] if advice.plugin else None) == (mode[:3] if mode else None)
     if mode is None:

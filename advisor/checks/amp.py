@@ -3,23 +3,26 @@
 These rules read a training loop's structure (what runs inside an autocast
 block, whether a GradScaler exists, the order of backward, unscale_ and
 clipping), which the op patterns cannot express, so one small libcst visitor
-records it. It runs only on files the trigger words hit. Rules that need a
-target GPU are kept as facts (`AmpFacts`) and judged by
-`ecosystem_target_findings` once the target is known.
+records it. It runs only on files the trigger words hit. Each rule is a
+function of the file's records (`AmpFile`); the fp16 choices that only
+matter on a bf16-capable GPU are kept as facts (`AmpFacts`) and judged by
+the target rules once the target is known (`target_findings`).
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from advisor.catalogue import Catalogue, load_catalogue
+from advisor.checks import registry
+from advisor.checks.registry import Hit, rule
 from advisor.facts import Span
-from advisor.findings import Edit, Finding, Fix, from_rule
+from advisor.findings import Edit, Finding
 from advisor.fix.edits import quote_like
 from advisor.scan.imports import Scopes, dotted, module_name_for
 from advisor.scan.values import literal
@@ -63,22 +66,14 @@ ACCELERATORS = ("accelerate.Accelerator", "accelerate.accelerator.Accelerator")
 
 
 @dataclass
-class TargetSite:
-    """An fp16 choice (autocast dtype, HF `fp16=True`, Accelerate "fp16") that bf16 GPUs do not need."""
-
-    code: str
-    span: Span
-    values: dict
-    edits: tuple = ()
-    noqa_lines: tuple = ()
-
-
-@dataclass
 class AmpFacts:
-    """What a file's AMP code leaves for the target-dependent rules."""
+    """What a file's AMP code leaves for the target rules: its fp16 choices, as hits
+    (fp16 autocast blocks, HF `fp16=True`, Accelerate "fp16"), that bf16 GPUs do not need."""
 
     path: str
-    target_sites: list = field(default_factory=list)
+    fp16_autocasts: list = field(default_factory=list)
+    hf_fp16: list = field(default_factory=list)
+    accelerate_fp16: list = field(default_factory=list)
 
 
 @dataclass
@@ -257,20 +252,19 @@ class _Visitor(cst.BatchableCSTVisitor):
             self.half_casts.append((node, owner))
 
 
-# ---- rules -------------------------------------------------------------------------------
+# ---- what the rules read ----------------------------------------------------------------
 
-class _Judge:
-    """Turns the visitor's records into findings and target sites, with positions."""
+class AmpFile:
+    """One file's visitor records, with the positions of the nodes that end in a hit."""
 
-    def __init__(self, path: str, module: cst.Module, visitor: _Visitor, catalogue: Catalogue, shared_positions=None):
-        self.path, self.module, self.v, self.catalogue = path, module, visitor, catalogue
+    def __init__(self, path: str, module: cst.Module, visitor: _Visitor, shared_positions=None):
+        self.path, self.module, self.v = path, module, visitor
         self.shared_positions = shared_positions  # the scanner's (advisor.scan.walk.Positions): resolved once per file
-        self.findings: list[Finding] = []
         self.newline = "\r\n" if "\r\n" in module.code else "\n"
 
     @cached_property
     def positions(self):
-        """Resolved on the first finding: positions cost more than the parse, and most files have none."""
+        """Resolved on the first hit: positions cost more than the parse, and most files have none."""
         return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
 
     def span(self, node: cst.CSTNode) -> Span:
@@ -279,168 +273,219 @@ class _Judge:
         where = self.positions[node]
         return Span(where.start.line, where.start.column + 1, where.end.line, where.end.column + 1)
 
-    def _start(self, node: cst.CSTNode) -> Span:
+    def start(self, node: cst.CSTNode) -> Span:
         s = self.span(node)
         return Span(s.line, s.column, s.line, s.column)
 
-    def _before_close(self, call: cst.Call) -> Span:
+    def before_close(self, call: cst.Call) -> Span:
         s = self.span(call)
         return Span(s.end_line, s.end_column - 1, s.end_line, s.end_column - 1)
 
-    def report(self, code: str, node: cst.CSTNode, edits=(), **values) -> None:
-        rule = self.catalogue[code]
-        fix = Fix(rule.fix, rule.fix_title.format(**values), tuple(edits)) if edits and rule.fix != "none" else None
-        self.findings.append(from_rule(rule, self.path, self.span(node), values, fix,
-                                       noqa_lines=self._noqa_lines(node)))
-
-    def _noqa_lines(self, node: cst.CSTNode) -> tuple:
+    def hit(self, node: cst.CSTNode, edits=(), **values) -> Hit:
+        """A hit at `node`; a `# noqa` on the last line of its statement covers it too."""
         statement = self.v.statement_of.get(node)
-        return (self.span(statement if statement is not None else node).end_line,)
+        noqa_line = self.span(statement if statement is not None else node).end_line
+        return Hit(self.span(node), values, tuple(edits), (noqa_line,))
 
-    def _torch_head(self, func: cst.BaseExpression, qualified_tail: str) -> str | None:
+    def torch_head(self, func: cst.BaseExpression, qualified_tail: str) -> str | None:
         """`th` when `func` is spelled `th.<qualified_tail>` with `th` bound to torch."""
-        text = dotted(func)
         head = self.v.torch_alias
-        return head if head and text == f"{head}.{qualified_tail}" else None
+        return head if head and dotted(func) == f"{head}.{qualified_tail}" else None
 
-    # PRC401
-    def deprecated(self) -> None:
-        for func, name, call in self.v.deprecated:
-            device, style = DEPRECATED[name]
-            short = name.rsplit(".", 1)[-1]
-            head = self._torch_head(func, name[len("torch."):])
-            replacement = f"torch.amp.{short}"
-            edits = []
-            if head:
-                edits = [Edit(self.span(func), f"{head}.amp.{short}")]
-                if call is None:  # a bare decorator
-                    edits[0] = Edit(self.span(func), f'{head}.amp.{short}(device_type="{device}")')
-                else:
-                    edits += self._device_edits(call, name, device, style)
-            self.report("PRC401", func, edits if edits and all(e is not None for e in edits) else (),
-                        op=name, replacement=replacement, device=device)
-
-    def _device_edits(self, call: cst.Call, name: str, device: str, style: str) -> list:
-        positional = [a for a in call.args if a.keyword is None and not a.star]
-        if style == "keyword":
-            if positional:
-                return [None]  # custom_fwd(fn): the plain decorator call form, left to the user
-            first = f'device_type="{device}"'
-        else:
-            first = f'"{device}"'
+    def append_keyword(self, call: cst.Call, keyword: str) -> Edit:
         if not call.args:
-            return [Edit(self._before_close(call), first)]
-        if name not in AUTOCASTS or not positional:
-            return [Edit(self._start(call.args[0]), first + ", ")]
-        # torch.cuda.amp.autocast(enabled, dtype, ...) differs from torch.amp's (device_type, dtype, enabled):
-        # name the positional arguments (they come first, so the device goes with the first name)
-        names = AUTOCASTS[name][1]
-        if len(positional) > len(names):
-            return [None]
-        return [Edit(self._start(arg), (first + ", " if i == 0 else "") + f"{names[i]}=")
-                for i, arg in enumerate(positional)]
-
-    # PRC402, PRC403, PRC405
-    def scaler_and_backward(self) -> None:
-        autocasts = self.v.autocasts
-        if self.v.scalers and autocasts and all(a.dtype == "bfloat16" for a in autocasts):
-            for scaler in self.v.scalers:
-                self.report("PRC402", scaler)
-        if not self.v.scalers and not self.v.uses_lightning and self.v.backwards:
-            for block in autocasts:
-                if block.device == "cuda" and block.dtype == "float16":
-                    self.report("PRC403", block.node)
-        for call, inside in self.v.backwards:
-            if inside:
-                self.report("PRC405", call)
-
-    # PRC406
-    def clip_order(self) -> None:
-        steps = {e[1]: e[2] for events in self._all_events() for e in events if e[0] == "step" and e[2]}
-        for events in self._all_events():
-            state: dict = {}
-            for position, event in enumerate(events):
-                if event[0] == "scaled":
-                    state[event[1]] = "scaled"
-                elif event[0] == "unscale":
-                    state[event[1]] = "unscaled"
-                elif event[0] == "clip":
-                    for scaler in [s for s, value in state.items() if value == "scaled"]:
-                        later = any(e[0] == "unscale" and e[1] == scaler for e in events[position:])
-                        edit = None if later else self._unscale_edit(event[2], scaler, steps.get(scaler))
-                        self.report("PRC406", event[1], [edit] if edit else (), scaler=scaler,
-                                    optimizer=steps.get(scaler) or "optimizer")
-
-    def _all_events(self) -> list:
-        return self.v.function_events + self.v.events
-
-    def _unscale_edit(self, statement: cst.CSTNode | None, scaler: str, optimizer: str | None) -> Edit | None:
-        if statement is None or optimizer is None:
-            return None
-        where = self.span(statement)
-        line = self.module.code.splitlines()[where.line - 1]
-        indent = line[:where.column - 1]
-        if indent.strip():
-            return None  # the statement shares its line (`if x: clip(...)`)
-        return Edit(Span(where.line, where.column, where.line, where.column),
-                    f"{scaler}.unscale_({optimizer}){self.newline}{indent}")
-
-    # PRC407
-    def half_under_autocast(self) -> None:
-        for call, owner in self.v.half_casts:
-            if owner in self.v.called_in_autocast:
-                self.report("PRC407", call, owner=owner)
-
-    # PRC408
-    def optimizer_eps(self) -> None:
-        if not self.v.true_fp16:
-            return
-        for call, name, eps_arg in self.v.optimizers:
-            eps = literal(eps_arg.value, lambda n: None) if eps_arg is not None else OPTIMIZER_EPS[name]
-            if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps < FP16_TINY:
-                continue
-            if eps_arg is not None:
-                edits, node = [Edit(self.span(eps_arg.value), SAFE_EPS)], eps_arg
-            else:
-                one_line = self.span(call).line == self.span(call).end_line
-                edits = [self._append_keyword(call, f"eps={SAFE_EPS}")] if one_line else []
-                node = call.func
-            self.report("PRC408", node, edits, optimizer=name, eps=f"{eps:g}", safe=SAFE_EPS)
-
-    def _append_keyword(self, call: cst.Call, keyword: str) -> Edit:
-        if not call.args:
-            return Edit(self._before_close(call), keyword)
+            return Edit(self.before_close(call), keyword)
         last = self.span(call.args[-1].value)
         return Edit(Span(last.end_line, last.end_column, last.end_line, last.end_column), ", " + keyword)
 
-    # PRC404, PRC409, PRC410: kept for the target
-    def target_sites(self) -> list:
-        sites = []
-        head = self.v.torch_alias
-        for block in self.v.autocasts:
-            if block.device != "cuda" or block.dtype != "float16":
-                continue
-            edits: tuple = ()
-            if block.dtype_arg is not None:
-                text = dotted(block.dtype_arg.value)
-                if text and "." in text:
-                    edits = (Edit(self.span(block.dtype_arg.value), text.rpartition(".")[0] + ".bfloat16"),)
-            elif head:
-                edits = (self._append_keyword(block.node, f"dtype={head}.bfloat16"),)
-            sites.append(self._site("PRC404", block.node, edits, op=dotted(block.node.func) or "autocast"))
-        for call, arg in self.v.hf:
-            conflict = any(a.keyword is not None and a.keyword.value == "bf16" for a in call.args)
-            edits = () if conflict else (Edit(self.span(arg.keyword), "bf16"),)
-            sites.append(self._site("PRC409", arg, edits, callee=dotted(call.func)))
-        for call, arg in self.v.accelerate:
-            text = self.module.code_for_node(arg.value)
-            sites.append(self._site("PRC410", arg, (Edit(self.span(arg.value), quote_like(text, "bf16")),),
-                                    callee=dotted(call.func)))
-        return sites
+    def all_events(self) -> list:
+        return self.v.function_events + self.v.events
 
-    def _site(self, code: str, node: cst.CSTNode, edits: tuple, **values) -> TargetSite:
-        return TargetSite(code, self.span(node), values, edits, self._noqa_lines(node))
 
+# ---- rules that need no target --------------------------------------------------------------
+
+@rule("PRC401", "file")
+def deprecated_cuda_amp(amp: AmpFile) -> Iterator[Hit]:
+    for func, name, call in amp.v.deprecated:
+        device, style = DEPRECATED[name]
+        short = name.rsplit(".", 1)[-1]
+        head = amp.torch_head(func, name[len("torch."):])
+        edits = []
+        if head:
+            edits = [Edit(amp.span(func), f"{head}.amp.{short}")]
+            if call is None:  # a bare decorator
+                edits[0] = Edit(amp.span(func), f'{head}.amp.{short}(device_type="{device}")')
+            else:
+                edits += _device_edits(amp, call, name, device, style)
+        yield amp.hit(func, edits if edits and all(e is not None for e in edits) else (),
+                      op=name, replacement=f"torch.amp.{short}", device=device)
+
+
+def _device_edits(amp: AmpFile, call: cst.Call, name: str, device: str, style: str) -> list:
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    if style == "keyword":
+        if positional:
+            return [None]  # custom_fwd(fn): the plain decorator call form, left to the user
+        first = f'device_type="{device}"'
+    else:
+        first = f'"{device}"'
+    if not call.args:
+        return [Edit(amp.before_close(call), first)]
+    if name not in AUTOCASTS or not positional:
+        return [Edit(amp.start(call.args[0]), first + ", ")]
+    # torch.cuda.amp.autocast(enabled, dtype, ...) differs from torch.amp's (device_type, dtype, enabled):
+    # name the positional arguments (they come first, so the device goes with the first name)
+    names = AUTOCASTS[name][1]
+    if len(positional) > len(names):
+        return [None]
+    return [Edit(amp.start(arg), (first + ", " if i == 0 else "") + f"{names[i]}=")
+            for i, arg in enumerate(positional)]
+
+
+@rule("PRC402", "file")
+def gradscaler_with_bf16(amp: AmpFile) -> Iterator[Hit]:
+    autocasts = amp.v.autocasts
+    if amp.v.scalers and autocasts and all(a.dtype == "bfloat16" for a in autocasts):
+        for scaler in amp.v.scalers:
+            yield amp.hit(scaler)
+
+
+@rule("PRC403", "file")
+def fp16_without_gradscaler(amp: AmpFile) -> Iterator[Hit]:
+    if not amp.v.scalers and not amp.v.uses_lightning and amp.v.backwards:
+        for block in amp.v.autocasts:
+            if block.device == "cuda" and block.dtype == "float16":
+                yield amp.hit(block.node)
+
+
+@rule("PRC405", "file")
+def backward_inside_autocast(amp: AmpFile) -> Iterator[Hit]:
+    for call, inside in amp.v.backwards:
+        if inside:
+            yield amp.hit(call)
+
+
+@rule("PRC406", "file")
+def clip_before_unscale(amp: AmpFile) -> Iterator[Hit]:
+    steps = {e[1]: e[2] for events in amp.all_events() for e in events if e[0] == "step" and e[2]}
+    for events in amp.all_events():
+        state: dict = {}
+        for position, event in enumerate(events):
+            if event[0] == "scaled":
+                state[event[1]] = "scaled"
+            elif event[0] == "unscale":
+                state[event[1]] = "unscaled"
+            elif event[0] == "clip":
+                for scaler in [s for s, value in state.items() if value == "scaled"]:
+                    later = any(e[0] == "unscale" and e[1] == scaler for e in events[position:])
+                    edit = None if later else _unscale_edit(amp, event[2], scaler, steps.get(scaler))
+                    yield amp.hit(event[1], [edit] if edit else (), scaler=scaler,
+                                  optimizer=steps.get(scaler) or "optimizer")
+
+
+def _unscale_edit(amp: AmpFile, statement: cst.CSTNode | None, scaler: str, optimizer: str | None
+                  ) -> Edit | None:
+    if statement is None or optimizer is None:
+        return None
+    where = amp.span(statement)
+    line = amp.module.code.splitlines()[where.line - 1]
+    indent = line[:where.column - 1]
+    if indent.strip():
+        return None  # the statement shares its line (`if x: clip(...)`)
+    return Edit(Span(where.line, where.column, where.line, where.column),
+                f"{scaler}.unscale_({optimizer}){amp.newline}{indent}")
+
+
+@rule("PRC407", "file")
+def half_cast_under_autocast(amp: AmpFile) -> Iterator[Hit]:
+    for call, owner in amp.v.half_casts:
+        if owner in amp.v.called_in_autocast:
+            yield amp.hit(call, owner=owner)
+
+
+@rule("PRC408", "file")
+def optimizer_eps_underflows_fp16(amp: AmpFile) -> Iterator[Hit]:
+    if not amp.v.true_fp16:
+        return
+    for call, name, eps_arg in amp.v.optimizers:
+        eps = literal(eps_arg.value, lambda n: None) if eps_arg is not None else OPTIMIZER_EPS[name]
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps < FP16_TINY:
+            continue
+        if eps_arg is not None:
+            edits, node = [Edit(amp.span(eps_arg.value), SAFE_EPS)], eps_arg
+        else:
+            one_line = amp.span(call).line == amp.span(call).end_line
+            edits = [amp.append_keyword(call, f"eps={SAFE_EPS}")] if one_line else []
+            node = call.func
+        yield amp.hit(node, edits, optimizer=name, eps=f"{eps:g}", safe=SAFE_EPS)
+
+
+# ---- fp16 choices, kept for the target ----------------------------------------------------
+
+def _fp16_autocasts(amp: AmpFile) -> list:
+    hits = []
+    for block in amp.v.autocasts:
+        if block.device != "cuda" or block.dtype != "float16":
+            continue
+        edits: tuple = ()
+        if block.dtype_arg is not None:
+            text = dotted(block.dtype_arg.value)
+            if text and "." in text:
+                edits = (Edit(amp.span(block.dtype_arg.value), text.rpartition(".")[0] + ".bfloat16"),)
+        elif amp.v.torch_alias:
+            edits = (amp.append_keyword(block.node, f"dtype={amp.v.torch_alias}.bfloat16"),)
+        hits.append(amp.hit(block.node, edits, op=dotted(block.node.func) or "autocast"))
+    return hits
+
+
+def _hf_fp16(amp: AmpFile) -> list:
+    hits = []
+    for call, arg in amp.v.hf:
+        conflict = any(a.keyword is not None and a.keyword.value == "bf16" for a in call.args)
+        hits.append(amp.hit(arg, () if conflict else (Edit(amp.span(arg.keyword), "bf16"),), callee=dotted(call.func)))
+    return hits
+
+
+def _accelerate_fp16(amp: AmpFile) -> list:
+    return [amp.hit(arg, (Edit(amp.span(arg.value), quote_like(amp.module.code_for_node(arg.value), "bf16")),),
+                    callee=dotted(call.func)) for call, arg in amp.v.accelerate]
+
+
+# ---- rules that need the target ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class AmpTarget:
+    """A file's fp16 choices and the target's CUDA compute capability (None: not a CUDA GPU)."""
+
+    facts: AmpFacts
+    capability: tuple | None
+
+    def on_bf16_gpu(self, hits: list) -> Iterator[Hit]:
+        """fp16 needs a GradScaler and overflows where bf16 does not; from 8.0 on bf16 runs
+        at the same speed, so every fp16 choice gets a recommended switch."""
+        if self.capability is None or tuple(self.capability) < (8, 0):
+            return
+        capability = "{}.{}".format(*self.capability)
+        for hit in hits:
+            yield replace(hit, values=dict(hit.values, capability=capability))
+
+
+@rule("PRC404", "target")
+def fp16_autocast_on_bf16_gpu(target: AmpTarget) -> Iterator[Hit]:
+    return target.on_bf16_gpu(target.facts.fp16_autocasts)
+
+
+@rule("PRC409", "target")
+def hf_fp16_on_bf16_gpu(target: AmpTarget) -> Iterator[Hit]:
+    return target.on_bf16_gpu(target.facts.hf_fp16)
+
+
+@rule("PRC410", "target")
+def accelerate_fp16_on_bf16_gpu(target: AmpTarget) -> Iterator[Hit]:
+    return target.on_bf16_gpu(target.facts.accelerate_fp16)
+
+
+# ---- entry points -------------------------------------------------------------------------------
 
 def visitor_for(path: str, text: str, walk=None) -> _Visitor | None:
     """A visitor to run in the scanner's traversal (libcst.visit_batched), or None when no
@@ -449,7 +494,8 @@ def visitor_for(path: str, text: str, walk=None) -> _Visitor | None:
 
 
 def check_amp(path: str, text: str, catalogue: Catalogue, module: cst.Module | None = None,
-              visited: _Visitor | None = None, positions=None) -> tuple[list, AmpFacts | None]:
+              visited: _Visitor | None = None, noqa: dict | None = None, positions=None
+              ) -> tuple[list, AmpFacts | None]:
     """PRC4xx findings that need no target, and the facts the target rules need.
 
     `module` is the scanner's parse of `text` and `visited` the visitor that
@@ -466,31 +512,17 @@ def check_amp(path: str, text: str, catalogue: Catalogue, module: cst.Module | N
         except (cst.ParserSyntaxError, RecursionError):
             return [], None
         cst.visit_batched(module, [visitor])
-    judge = _Judge(path, module, visitor, catalogue, positions)
-    judge.deprecated()
-    judge.scaler_and_backward()
-    judge.clip_order()
-    judge.half_under_autocast()
-    judge.optimizer_eps()
-    return judge.findings, AmpFacts(path, judge.target_sites())
+    amp = AmpFile(path, module, visitor, positions)
+    findings = registry.judge("amp", "file", amp, catalogue, path, noqa)
+    return findings, AmpFacts(path, _fp16_autocasts(amp), _hf_fp16(amp), _accelerate_fp16(amp))
 
 
-def ecosystem_target_findings(facts: Iterable[AmpFacts], target_capability: tuple | None,
-                              catalogue: Catalogue | None = None) -> list:
-    """PRC404/PRC409/PRC410 for a CUDA target of compute capability (major, minor).
-
-    fp16 needs a GradScaler and overflows where bf16 does not; from 8.0 on bf16
-    runs at the same speed, so every fp16 choice gets a recommended switch.
-    """
-    if target_capability is None or tuple(target_capability) < (8, 0):
-        return []
+def target_findings(facts: Iterable[AmpFacts], target_capability: tuple | None,
+                    catalogue: Catalogue | None = None, noqa: dict | None = None) -> list[Finding]:
+    """PRC404/PRC409/PRC410 for a CUDA target of compute capability (major, minor);
+    `noqa` maps a path to its `# noqa` lines."""
     catalogue = catalogue or load_catalogue()
-    capability = "{}.{}".format(*target_capability)
-    findings = []
-    for file in facts:
-        for site in file.target_sites:
-            rule = catalogue[site.code]
-            values = dict(site.values, capability=capability)
-            fix = Fix(rule.fix, rule.fix_title.format(**values), site.edits) if site.edits else None
-            findings.append(from_rule(rule, file.path, site.span, values, fix, noqa_lines=site.noqa_lines))
-    return findings
+    noqa = noqa or {}
+    return [finding for file in facts
+            for finding in registry.judge("amp", "target", AmpTarget(file, target_capability), catalogue, file.path,
+                                          noqa.get(file.path))]

@@ -1,18 +1,27 @@
 """Rules that need a target device: precision vs hardware (PRC12x) and bitsandbytes (PRC30x).
 
-A pure function of the settings, the target `Gpu`, the recommendation and
-(optionally) a model census; messages and fix kinds come from
-rules/hardware.toml, the conditions live here.
+Each rule is a function of one setting (or one bitsandbytes plugin call of
+it) on the target `Gpu`, with the recommendation and (optionally) a model
+census; messages and fix kinds come from rules/hardware.toml.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from advisor.catalogue import Catalogue
-from advisor.facts import Argument, ModelCensus, PluginCall, Setting, Span
-from advisor.findings import Edit, Finding, Fix
+from advisor.checks import registry
+from advisor.checks.registry import Hit, rule
+from advisor.facts import Argument, ModelCensus, PluginCall, Setting
+from advisor.findings import Edit, Finding
 from advisor.fix.edits import insert_keyword, quote_like
-from advisor.hardware.recommend import Recommendation, argument_literal, device_count, fits_16bit, sharding
+from advisor.hardware.recommend import (
+    Recommendation,
+    argument_literal,
+    device_count,
+    fits_16bit,
+    sharding,
+)
 from advisor.hardware.table import Gpu
 
 NON_CUDA_ACCELERATORS = ("cpu", "mps", "tpu", "xla", "hpu", "ipu")
@@ -34,12 +43,6 @@ def _any_string(setting: Setting) -> str:
 
 def _replace(argument: Argument, content: str) -> Edit:
     return Edit(argument.span, content)
-
-
-def _fix(rule, *edits: Edit) -> Fix | None:
-    if not edits or rule.fix == "none":
-        return None
-    return Fix(rule.fix, rule.fix_title, tuple(edits))
 
 
 # ---- facts about plugins -----------------------------------------------------
@@ -83,94 +86,179 @@ def _ignore_problems(value) -> list:
 
 # ---- the rules -----------------------------------------------------------------
 
-class _Context:
-    """What every rule needs, gathered once."""
+@dataclass(frozen=True)
+class SettingOnTarget:
+    """A setting and what its target rules read: the GPU, the recommendation, the census."""
 
-    def __init__(self, settings, target, recommendation, catalogue, census):
-        self.settings, self.target, self.census = settings, target, census
-        self.recommendation, self.catalogue = recommendation, catalogue
-        self.findings = []
+    setting: Setting
+    target: Gpu
+    recommendation: Recommendation | None = None
+    census: ModelCensus | None = None
 
-    def report(self, code: str, setting: Setting, span: Span, fix_edits=(), **values) -> None:
-        rule = self.catalogue[code]
-        values.setdefault("target", self.target.name)
-        self.findings.append(Finding(
-            code=code, rule=rule.name, severity=rule.severity, path=setting.path, span=span,
-            message=rule.format_message(**values), fix=_fix(rule, *fix_edits),
-        ))
+    @property
+    def accelerator(self) -> str:
+        return (self.setting.accelerator or "").lower()
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.target.kind in ("cuda", "rocm") and self.accelerator not in NON_CUDA_ACCELERATORS
+
+    @property
+    def static_precision(self) -> Argument | None:
+        arg = self.setting.precision
+        return arg if arg is not None and arg.static else None
+
+    def hit(self, span, edits=(), **values) -> Hit:
+        return Hit(span, dict(values, target=self.target.name), tuple(edits))
 
 
-def _precision_rules(ctx: _Context, setting: Setting) -> None:
-    target, value, arg = ctx.target, setting.normalized, setting.precision
-    accelerator = (setting.accelerator or "").lower()
-    on_gpu = target.kind in ("cuda", "rocm") and accelerator not in NON_CUDA_ACCELERATORS
-    static = arg is not None and arg.static
-    for code, swap, applies in (
-        ("PRC120", "bf16", target.bf16_native),
-        ("PRC121", "fp16", target.kind == "cuda" and not target.bf16_native),
-    ):
-        better = HALF_SWAP[swap].get(value)
-        if on_gpu and applies and better:
-            edits = [_replace(arg, quote_like(arg.text, better))] if static else []
-            ctx.report(code, setting, arg.span if arg else setting.span, edits, value=value, better=better,
-                       capability=target.capability_text)
-    uses_te = (value or "").startswith("transformer-engine") or any(
-        call.short_name.startswith("TransformerEnginePrecision") for call in setting.plugin_calls)
-    if uses_te and accelerator not in NON_CUDA_ACCELERATORS and not (target.kind == "cuda" and target.fp8):
-        better = ctx.recommendation.precision if ctx.recommendation else None
-        edits = [_replace(arg, quote_like(arg.text, better))] if static and better and value else []
-        ctx.report("PRC123", setting, arg.span if arg else setting.span, edits, capability=target.capability_text,
-                   better=better or "bf16-mixed")
+def _half_swap(ctx: SettingOnTarget, swap: str) -> Iterator[Hit]:
+    value, arg = ctx.setting.normalized, ctx.setting.precision
+    better = HALF_SWAP[swap].get(value)
+    if better:
+        static = ctx.static_precision
+        edits = [_replace(static, quote_like(static.text, better))] if static else []
+        yield ctx.hit(arg.span if arg else ctx.setting.span, edits, value=value, better=better,
+                      capability=ctx.target.capability_text)
+
+
+@rule("PRC120", "setting")
+def fp16_on_bf16_gpu(ctx: SettingOnTarget) -> Iterator[Hit]:
+    if ctx.on_gpu and ctx.target.bf16_native:
+        yield from _half_swap(ctx, "bf16")
+
+
+@rule("PRC121", "setting")
+def bf16_on_fp16_gpu(ctx: SettingOnTarget) -> Iterator[Hit]:
+    if ctx.on_gpu and ctx.target.kind == "cuda" and not ctx.target.bf16_native:
+        yield from _half_swap(ctx, "fp16")
+
+
+@rule("PRC122", "setting")
+def missing_precision(ctx: SettingOnTarget) -> Iterator[Hit]:
+    setting, target = ctx.setting, ctx.target
     has_precision_plugin = any("Precision" in call.short_name for call in setting.plugin_calls)
-    if (arg is None and setting.kind in ("Trainer", "Fabric") and not setting.has_star_kwargs
-            and not has_precision_plugin and target.is_gpu and accelerator != "cpu"):
+    if (setting.precision is None and setting.kind in ("Trainer", "Fabric") and not setting.has_star_kwargs
+            and not has_precision_plugin and target.is_gpu and ctx.accelerator != "cpu"):
         better = ctx.recommendation.precision if ctx.recommendation and ctx.recommendation.precision else None
         keyword = f"precision={quote_like(_any_string(setting), better or '')}"
         arguments = list(setting.arguments.values()) + ([setting.plugins_arg] if setting.plugins_arg else [])
         edits = [insert_keyword(setting.call_span, arguments, keyword, setting.multiline)] if better else []
-        ctx.report("PRC122", setting, setting.span, edits, kind=setting.kind, better=better or "a -mixed precision")
+        yield ctx.hit(setting.span, edits, kind=setting.kind, better=better or "a -mixed precision")
 
 
-def _bnb_rules(ctx: _Context, setting: Setting, call: PluginCall) -> None:
-    target, census = ctx.target, ctx.census
-    mode, mode_arg, dtype_arg = _static(call, "mode"), call.arguments.get("mode"), call.arguments.get("dtype")
-    dtype = _dtype_name(dtype_arg)
-    accelerator = (setting.accelerator or "").lower()
-    if target.kind not in ("cuda", "rocm") or accelerator in NON_CUDA_ACCELERATORS:
-        ctx.report("PRC305", setting, call.span, accelerator=accelerator or target.kind)
-    if census is not None:
-        shards = sharding(setting.strategy, device_count(setting.devices))
-        if fits_16bit(census, target, shards):
-            ctx.report("PRC301", setting, call.span, gib=census.params * 2 / shards / 2**30,
-                       memory=target.memory_gib or 0)
-        if census.linear_share < 0.5:
-            detail = ("the model has no nn.Linear: the plugin raises TypeError" if census.linear_params == 0 else
-                      f"only {census.linear_share:.0%} of the parameters are in nn.Linear")
-            ctx.report("PRC306", setting, call.span, detail=detail)
+@rule("PRC123", "setting")
+def transformer_engine_without_fp8(ctx: SettingOnTarget) -> Iterator[Hit]:
+    setting, target, value = ctx.setting, ctx.target, ctx.setting.normalized
+    uses_te = (value or "").startswith("transformer-engine") or any(
+        call.short_name.startswith("TransformerEnginePrecision") for call in setting.plugin_calls)
+    if uses_te and ctx.accelerator not in NON_CUDA_ACCELERATORS and not (target.kind == "cuda" and target.fp8):
+        better = ctx.recommendation.precision if ctx.recommendation else None
+        static = ctx.static_precision
+        edits = [_replace(static, quote_like(static.text, better))] if static and better and value else []
+        arg = setting.precision
+        yield ctx.hit(arg.span if arg else setting.span, edits, capability=target.capability_text,
+                      better=better or "bf16-mixed")
+
+
+@dataclass(frozen=True)
+class BnbOnTarget:
+    """One BitsandbytesPrecision call of a setting, on the target."""
+
+    on: SettingOnTarget
+    call: PluginCall
+
+    @property
+    def mode(self):
+        return _static(self.call, "mode")
+
+    @property
+    def mode_arg(self) -> Argument | None:
+        return self.call.arguments.get("mode")
+
+    @property
+    def dtype_arg(self) -> Argument | None:
+        return self.call.arguments.get("dtype")
+
+    def hit(self, span, edits=(), **values) -> Hit:
+        return self.on.hit(span, edits, **values)
+
+
+@rule("PRC301", "bnb-call")
+def bnb_model_fits_16bit(bnb: BnbOnTarget) -> Iterator[Hit]:
+    census, target = bnb.on.census, bnb.on.target
+    if census is None:
+        return
+    shards = sharding(bnb.on.setting.strategy, device_count(bnb.on.setting.devices))
+    if fits_16bit(census, target, shards):
+        yield bnb.hit(bnb.call.span, gib=census.params * 2 / shards / 2**30, memory=target.memory_gib or 0)
+
+
+@rule("PRC302", "bnb-call")
+def bnb_fp4_mode(bnb: BnbOnTarget) -> Iterator[Hit]:
+    mode, mode_arg = bnb.mode, bnb.mode_arg
     if mode in ("fp4", "fp4-dq"):
         better = mode.replace("fp4", "nf4")
-        ctx.report("PRC302", setting, mode_arg.span, [_replace(mode_arg, quote_like(mode_arg.text, better))],
-                   mode=mode, better=better)
-    if isinstance(mode, str) and mode.startswith("int8"):
-        if dtype is not None and dtype not in FP16_NAMES:
-            ctx.report("PRC303", setting, dtype_arg.span, [_replace(dtype_arg, _with_dtype(dtype_arg, "float16"))],
-                       mode=mode, dtype=dtype_arg.text)
-        if mode == "int8-training":
-            ctx.report("PRC304", setting, mode_arg.span)
-        if target.kind == "cuda" and not target.bnb_fast_int8:
-            ctx.report("PRC309", setting, mode_arg.span, mode=mode, capability=target.capability_text)
-    if mode in BNB_FOUR_BIT and target.kind == "cuda" and not target.bf16_native and dtype in (None, "bfloat16"):
-        if dtype_arg is not None:
-            edit = _replace(dtype_arg, _with_dtype(dtype_arg, "float16"))
-        else:
-            edit = insert_keyword(call.span, list(call.arguments.values()), "dtype=torch.float16", False)
-        ctx.report("PRC308", setting, dtype_arg.span if dtype_arg else call.span, [edit], mode=mode,
-                   capability=target.capability_text)
-    ignore = call.arguments.get("ignore_modules")
+        yield bnb.hit(mode_arg.span, [_replace(mode_arg, quote_like(mode_arg.text, better))], mode=mode, better=better)
+
+
+@rule("PRC303", "bnb-call")
+def bnb_int8_non_fp16_dtype(bnb: BnbOnTarget) -> Iterator[Hit]:
+    mode, dtype_arg = bnb.mode, bnb.dtype_arg
+    dtype = _dtype_name(dtype_arg)
+    if isinstance(mode, str) and mode.startswith("int8") and dtype is not None and dtype not in FP16_NAMES:
+        yield bnb.hit(dtype_arg.span, [_replace(dtype_arg, _with_dtype(dtype_arg, "float16"))], mode=mode,
+                      dtype=dtype_arg.text)
+
+
+@rule("PRC304", "bnb-call")
+def bnb_int8_training(bnb: BnbOnTarget) -> Iterator[Hit]:
+    if bnb.mode == "int8-training":
+        yield bnb.hit(bnb.mode_arg.span)
+
+
+@rule("PRC305", "bnb-call")
+def bnb_off_cuda(bnb: BnbOnTarget) -> Iterator[Hit]:
+    if not bnb.on.on_gpu:
+        yield bnb.hit(bnb.call.span, accelerator=bnb.on.accelerator or bnb.on.target.kind)
+
+
+@rule("PRC306", "bnb-call")
+def bnb_few_linear_parameters(bnb: BnbOnTarget) -> Iterator[Hit]:
+    census = bnb.on.census
+    if census is not None and census.linear_share < 0.5:
+        detail = ("the model has no nn.Linear: the plugin raises TypeError" if census.linear_params == 0 else
+                  f"only {census.linear_share:.0%} of the parameters are in nn.Linear")
+        yield bnb.hit(bnb.call.span, detail=detail)
+
+
+@rule("PRC307", "bnb-call")
+def bnb_ignore_modules_mismatch(bnb: BnbOnTarget) -> Iterator[Hit]:
+    ignore = bnb.call.arguments.get("ignore_modules")
     prefixes = argument_literal(ignore)
     if isinstance(prefixes, (str, set, list, tuple)):
         for problem in _ignore_problems(prefixes):
-            ctx.report("PRC307", setting, ignore.span, problem=problem)
+            yield bnb.hit(ignore.span, problem=problem)
+
+
+@rule("PRC308", "bnb-call")
+def bnb_4bit_bf16_on_fp16_gpu(bnb: BnbOnTarget) -> Iterator[Hit]:
+    target, dtype_arg = bnb.on.target, bnb.dtype_arg
+    if bnb.mode in BNB_FOUR_BIT and target.kind == "cuda" and not target.bf16_native and \
+            _dtype_name(dtype_arg) in (None, "bfloat16"):
+        if dtype_arg is not None:
+            edit = _replace(dtype_arg, _with_dtype(dtype_arg, "float16"))
+        else:
+            edit = insert_keyword(bnb.call.span, list(bnb.call.arguments.values()), "dtype=torch.float16", False)
+        yield bnb.hit(dtype_arg.span if dtype_arg else bnb.call.span, [edit], mode=bnb.mode,
+                      capability=target.capability_text)
+
+
+@rule("PRC309", "bnb-call")
+def bnb_int8_slow_gpu(bnb: BnbOnTarget) -> Iterator[Hit]:
+    mode, target = bnb.mode, bnb.on.target
+    if isinstance(mode, str) and mode.startswith("int8") and target.kind == "cuda" and not target.bnb_fast_int8:
+        yield bnb.hit(bnb.mode_arg.span, mode=mode, capability=target.capability_text)
 
 
 def hardware_findings(
@@ -180,15 +268,21 @@ def hardware_findings(
     recommendation: Recommendation | None,
     catalogue: Catalogue,
     census: ModelCensus | None = None,
+    noqa: dict | None = None,
 ) -> list:
     """Findings of PRC120-PRC123 and PRC301-PRC309 for `settings` trained on `target`.
 
     `ops` is accepted for symmetry with `recommend` (the FP32-op advice lives
-    in the recommendation's reasons); census-dependent rules need `census`.
+    in the recommendation's reasons); census-dependent rules need `census`;
+    `noqa` maps a path to its `# noqa` lines (the call's closing line counts).
     """
-    ctx = _Context(settings, target, recommendation, catalogue, census)
+    noqa = noqa or {}
+    findings = []
     for setting in settings:
-        _precision_rules(ctx, setting)
+        on = SettingOnTarget(setting, target, recommendation, census)
+        file_noqa, closing = noqa.get(setting.path), (setting.call_span.end_line,)
+        findings += registry.judge("hardware", "setting", on, catalogue, setting.path, file_noqa, closing)
         for call in _bnb_calls(setting):
-            _bnb_rules(ctx, setting, call)
-    return sorted(ctx.findings, key=Finding.sort_key)
+            findings += registry.judge("hardware", "bnb-call", BnbOnTarget(on, call), catalogue, setting.path,
+                                       file_noqa, closing)
+    return sorted(findings, key=Finding.sort_key)

@@ -24,8 +24,9 @@ from advisor.checks.ops import (
     pattern_matches,
     severity_for,
 )
+from advisor.checks.registry import Hit, report
 from advisor.facts import CallEdge, FileFacts, FunctionInfo, OpSite, Setting
-from advisor.findings import Finding, from_rule
+from advisor.findings import Finding
 from advisor.fix.fp32 import device_type_for, fp32_region_fix
 from advisor.scan.modules import ModuleIndex
 from advisor.scan.values import NOT_STATIC
@@ -288,14 +289,15 @@ class _Judge:
                     if severity is None:
                         continue
                     op = canonical_op(site, rule)
-                    values = _site_values(site, rule, op, describe_context(context, reached_from))
+                    where = describe_context(context, reached_from)
+                    values = _site_values(site, rule, op, f"{where} {site.observed}" if site.observed else where)
                     statement = (site.statement_span.end_line,) if site.statement_span else ()
                     fix = (fp32_region_fix(site, texts[site.path], file.imports_torch_as, rule, device_type_for(file))
                            if site.path in texts else None)
                     extra = {"context": context, **({"chain": list(site.chain)} if site.chain else {})}
-                    findings.append(from_rule(rule, site.path, site.span, values, fix=fix, severity=severity, op=op,
-                                              source=site.source, noqa_lines=statement, extra=extra))
-        return findings
+                    hit = Hit(site.span, values, fix.edits if fix else (), statement, severity, op, site.source, extra)
+                    findings.append(report(rule, site.path, hit, file.noqa))
+        return [f for f in findings if f is not None]
 
     def _call_findings(self) -> list[Finding]:
         """Calls from a forward/step (or a helper one reaches) to functions of other modules
@@ -317,11 +319,10 @@ class _Judge:
                 where = f"{describe_context(context, reached_from)}, through `{'` -> `'.join(chain)}`"
                 values = _site_values(entry.site, entry.rule, edge.text, where)
                 reported = context if reached_from is None else "forward"
-                findings.append(from_rule(entry.rule, file.path, edge.span, values,
-                                          severity=severity_for(entry.rule, reported, self.true_half),
-                                          op=canonical_op(entry.site, entry.rule),
-                                          extra={"context": reported, "chain": list(chain)}))
-        return findings
+                hit = Hit(edge.span, values, severity=severity_for(entry.rule, reported, self.true_half),
+                          op=canonical_op(entry.site, entry.rule), extra={"context": reported, "chain": list(chain)})
+                findings.append(report(entry.rule, file.path, hit, file.noqa))
+        return [f for f in findings if f is not None]
 
 
 def _identity(entry: Entry) -> tuple:

@@ -11,6 +11,7 @@ from advisor.catalogue import CatalogueError
 from advisor.commands import output
 from advisor.config import FAIL_LEVELS, ConfigError, discover
 from advisor.scan import sourcefile
+from advisor.userpaths import project_roots
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -127,7 +128,7 @@ def _render(args, report, catalogue, out, models=None) -> None:
     else:
         color = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
         output.render_text(report, out, color=color, show_source=args.show_source, statistics=args.statistics,
-                           quiet=args.quiet)
+                           quiet=args.quiet, models=models)
 
 
 def _read_stdin(args) -> sourcefile.SourceFile:
@@ -175,7 +176,8 @@ def run(args) -> int:
         return EXIT_ERROR
     stdin = (source.path, source.text) if source is not None else None
     results = checker.scan(args.paths, stdin, args.jobs)
-    traced = checker.trace(_trace_scripts(args), args.model, args.trace_timeout) if args.trace else []
+    traced = checker.trace(_trace_scripts(args), args.model, args.trace_timeout, results,
+                           project_roots(args.paths, config.root)) if args.trace else []
     extra_ops = [site for t in traced for site in t.ops]
     judge = lambda fresh: checker.judge(fresh, extra_ops)  # noqa: E731 - --fix passes re-judge the same way
     if stdin is not None and (args.fix or args.diff):

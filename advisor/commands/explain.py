@@ -1,29 +1,63 @@
 """`prec-advisor explain CODE`: a rule's page, ruff style; also renders docs/rules.md.
 
-The page is built from the catalogue alone, so the docs, `explain` and the
-tests all read the same examples.
+The page is built from the catalogue's examples, so the docs, `explain` and
+the tests all read the same ones: "Use instead" is the first invalid
+example's `fixed` text (what --fix makes of it, checked by the tests), and
+a fix title worded from the finding's values is the one the checker gives
+that example.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from advisor.catalogue import Catalogue, Rule, load_catalogue
+from advisor.catalogue import Catalogue, Example, Rule, load_catalogue
 
 FIX_SAFETY = {
     "none": "No automatic fix: the message says what to change.",
-    "safe": "The fix is safe: it keeps behaviour (Lightning already runs what the new spelling says) "
+    "safe": "The fix is safe: it keeps behaviour (the new spelling runs what the old one did) "
             "and `--fix` applies it.",
     "recommended": "The fix applies the advisor's recommendation for the hardware target: `--fix` applies it "
                    "only when a target is known (`--gpu`, `target-gpu` in the config, or `--detect`).",
-    "unsafe": "The fix is unsafe: it changes what runs (it moves work to FP32), so `--fix` applies it only "
+    "unsafe": "The fix is unsafe: it changes what runs (results can differ), so `--fix` applies it only "
               "with `--unsafe-fixes`; review the diff (`--diff --unsafe-fixes`).",
 }
 
 
-def _example_block(example) -> str:
-    options = "".join(f"  # with --{k} {v}" for k, v in example.options)
-    return f"```python\n{example.code.rstrip()}{options}\n```"
+def _count(number: int) -> str:
+    return f"{number / 1e9:g}B" if number >= 1e9 else f"{number / 1e6:g}M"
+
+
+def _example_block(example: Example) -> str:
+    """The example's code, with the check it needs as a trailing comment: the CLI's `--gpu`, and
+    for census rules the model `--trace` would measure."""
+    options = example.options_dict
+    needs = [f"--gpu {options['gpu']}"] if "gpu" in options else []
+    if "params" in options:
+        linear = options.get("linear_params", 0)
+        needs.append(f"--trace of a model with {_count(options['params'])} parameters, "
+                     f"{_count(linear) if linear else 'none'} in nn.Linear")
+    comment = f"  # with {'; '.join(needs)}" if needs else ""
+    return f"```python\n{example.code.rstrip()}{comment}\n```"
+
+
+def _fix_title(rule: Rule) -> str:
+    """The fix title as the checker words it for the rule's examples ("" when none of them gets a fix)."""
+    if rule.fix == "none" or "{" not in rule.fix_title:
+        return rule.fix_title
+    from advisor.checks.examples import check_example  # runs the checker: only for titles with values
+    for example in rule.invalid:
+        for finding in check_example(example).findings:
+            if finding.code == rule.code and finding.fix is not None:
+                return finding.fix.title
+    return ""
+
+
+def _use_instead(rule: Rule) -> Example:
+    first = rule.invalid[0] if rule.invalid else None
+    if first is not None and first.fixed is not None:
+        return Example(first.fixed, first.options)
+    return rule.valid[0]
 
 
 def rule_page(rule: Rule, heading: str = "#") -> str:
@@ -33,9 +67,10 @@ def rule_page(rule: Rule, heading: str = "#") -> str:
              f"{heading}# Why is this bad?", rule.rationale, ""]
     if rule.invalid:
         parts += [f"{heading}# Example", _example_block(rule.invalid[0]), ""]
-    if rule.valid:
-        parts += ["Use instead:", _example_block(rule.valid[0]), ""]
-    parts += [f"{heading}# Fix safety", FIX_SAFETY[rule.fix] + (f" ({rule.fix_title})" if rule.fix_title else ""), ""]
+    if rule.valid or rule.invalid and rule.invalid[0].fixed is not None:
+        parts += ["Use instead:", _example_block(_use_instead(rule)), ""]
+    title = _fix_title(rule)
+    parts += [f"{heading}# Fix safety", FIX_SAFETY[rule.fix] + (f" ({title})" if title else ""), ""]
     if rule.patterns:
         targets = sorted({p.target for p in rule.patterns if not p.aten})
         parts += [f"{heading}# Matches", ", ".join(f"`{t}`" for t in targets), ""]

@@ -49,7 +49,22 @@ def _source_lines(path: str, cache: dict) -> list[str]:
     return cache[path]
 
 
-def render_text(report: Report, out: TextIO, *, color: bool, show_source: bool, statistics: bool, quiet: bool) -> None:
+def _model_lines(models: list) -> list:
+    """One line per traced model: what ran, how, how big, how long; or why it could not."""
+    lines = []
+    for m in models:
+        where = f"{m['path']}:{m['line']}" if m.get("line") else m["path"]
+        if m["trace"] == "failed":
+            lines.append(f"Traced {m['name']} ({where}): failed: {m.get('error') or m.get('reason')}")
+            continue
+        under = f" under {m['precision']}" if m.get("precision") else ""
+        lines.append(f"Traced {m['name']} ({where}): {m.get('mode') or m['trace']}{under}, "
+                     f"{m['params']:,} parameters ({m['trainable_params']:,} trainable), {m.get('time_s') or 0:.2f} s")
+    return lines
+
+
+def render_text(report: Report, out: TextIO, *, color: bool, show_source: bool, statistics: bool, quiet: bool,
+                models: list | None = None) -> None:
     lines_cache: dict = {}
     for finding in report.findings:
         location = _paint(f"{finding.path}:{finding.line}:{finding.column}:", "bold", color)
@@ -71,6 +86,13 @@ def render_text(report: Report, out: TextIO, *, color: bool, show_source: bool, 
             out.write(f"{count:>5}  {code}  {rule}\n")
     if quiet:
         return
+    for line in _model_lines(models or []):
+        out.write(line + "\n")
+    _summary_lines(report, out)
+
+
+def _summary_lines(report: Report, out: TextIO) -> None:
+    """Found N findings...; or why nothing was found; then the recommendation."""
     info = summary(report)
     if report.findings:
         out.write(f"Found {info['findings']} finding{'s' if info['findings'] != 1 else ''} in {info['files']} file"
@@ -85,6 +107,9 @@ def render_text(report: Report, out: TextIO, *, color: bool, show_source: bool, 
         if fixable["unsafe"]:
             out.write(f", {fixable['unsafe']} with --unsafe-fixes")
         out.write(".\n")
+    elif report.errors:
+        out.write(f"No findings, but {report.errors} input{'s' if report.errors != 1 else ''} could not be "
+                  f"checked (see the errors).\n")
     else:
         out.write(f"All checks passed ({info['files']} file{'s' if info['files'] != 1 else ''}).\n")
     if report.recommendation is not None:

@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 from advisor import __version__
-from advisor.checks.amp import AmpFacts, TargetSite
+from advisor.checks.amp import AmpFacts
+from advisor.checks.registry import Hit
 from advisor.facts import (
     Argument,
     CallEdge,
@@ -34,7 +35,7 @@ from advisor.scan.values import NOT_STATIC
 
 FORMAT = 1  # bump when the entry layout changes
 TYPES = {cls.__name__: cls for cls in (Span, Argument, Literal, PluginCall, Setting, OpSite, FileFacts, FunctionInfo,
-                                       CallEdge, ClassInfo, Finding, Fix, Edit, AmpFacts, TargetSite)}
+                                       CallEdge, ClassInfo, Finding, Fix, Edit, AmpFacts, Hit)}
 
 
 class CorruptEntry(ValueError):

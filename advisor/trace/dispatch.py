@@ -1,15 +1,22 @@
-"""The fallback tracer: record aten ops under a TorchDispatchMode during a real forward.
+"""The dispatch recorder: every aten op a real forward issues, with its dtypes.
 
 Symbolic tracing cannot follow data-dependent control flow; running the
-forward can. Every aten op the forward issues is recorded with the Python
-frames that issued it (only the branches actually taken are seen).
+forward can. Every aten op is recorded with the Python frames that issued
+it, the dtypes its arguments and results really had, and whether autocast
+was on (only the branches actually taken are seen). Under `precision(...)`
+the forward runs as the precision setting would run it on the GPU (see
+`advisor.trace.autocast`); in a real training run (the Lightning callback)
+the real precision plugin is active and the recorder only observes.
 """
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
+from advisor.trace import autocast
 from advisor.trace.sites import SiteSet, raw_site
+
+HALF_DTYPES = ("torch.float16", "torch.bfloat16")
 
 
 def _frames() -> list:
@@ -18,9 +25,17 @@ def _frames() -> list:
     frame = sys._getframe(2)
     while frame is not None:
         code = frame.f_code
-        frames.append((code.co_filename, frame.f_lineno, getattr(code, "co_qualname", code.co_name)))
+        frames.append((code.co_filename, frame.f_lineno, _qualname(frame, code)))
         frame = frame.f_back
     return frames[::-1]
+
+
+def _qualname(frame, code) -> str:
+    """`GCNConv.propagate` also for a method compiled outside its class (PyG's generated code)."""
+    name = getattr(code, "co_qualname", code.co_name)
+    if "." not in name and code.co_argcount and code.co_varnames[0] == "self":
+        return f"{type(frame.f_locals['self']).__name__}.{name}"
+    return name
 
 
 def op_name(func) -> tuple:
@@ -31,21 +46,56 @@ def op_name(func) -> tuple:
     return "function", f"torch.ops.{func.namespace}.{func._opname}"
 
 
-def _recorder_class():
+def floating_dtypes(value) -> list:
+    """Sorted names of the floating dtypes among the tensors in `value` (nested)."""
+    import torch
+    from torch.utils._pytree import tree_flatten
+
+    return sorted({str(t.dtype) for t in tree_flatten(value)[0]
+                   if isinstance(t, torch.Tensor) and t.is_floating_point()})
+
+
+def recorder_class():
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class Recorder(TorchDispatchMode):
-        """Records each aten op with its arguments named by the op's schema."""
+        """Records each aten op with its arguments named by the op's schema, and its dtypes.
+
+        Enter `recorder.watcher` first (outside): it tells the recorder autocast's state.
+        """
 
         def __init__(self):
             super().__init__()
             self.sites = SiteSet()
+            self.watcher = autocast.state_watcher_class()()
+            self.error = None  # our own failure: recording stops, the user's forward goes on
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
-            names = {a.name: v for a, v in zip(func._schema.arguments, args, strict=False)}
-            self.sites.add(raw_site(*op_name(func), _frames(), args, {**names, **kwargs}))
-            return func(*args, **kwargs)
+            if self.error is not None:
+                return func(*args, **kwargs)
+            try:
+                args, kwargs = autocast.cast_arguments(func, args, kwargs, self.watcher.cuda_dtype)
+                names = {a.name: v for a, v in zip(func._schema.arguments, args, strict=False)}
+                site = raw_site(*op_name(func), _frames(), args, {**names, **kwargs},
+                                dtypes=floating_dtypes((args, kwargs)), autocast=self.watcher.active)
+            except Exception as exc:  # noqa: BLE001 - a bug of ours must not break the user's forward
+                self.error = exc
+                return func(*args, **kwargs)
+            try:
+                result = func(*args, **kwargs)
+            except Exception as exc:
+                message = str(exc).strip().splitlines()
+                self._add(dict(site, failed=f"{type(exc).__name__}: {message[0] if message else ''}"))
+                raise
+            self._add(dict(site, dtypes=sorted(set(site["dtypes"]) | set(floating_dtypes(result)))))
+            return result
+
+        def _add(self, site: dict) -> None:
+            try:
+                self.sites.add(site)
+            except Exception as exc:  # noqa: BLE001
+                self.error = exc
 
     return Recorder
 
@@ -59,14 +109,49 @@ def call_forward(model, example):
     return model(example)
 
 
-def record_ops(model, example, device=None) -> list:
-    """Run `model` on `example` (moved to `device` if given) and return the aten op facts."""
+@contextmanager
+def precision(mode: str, dtype_name: str, model, example):
+    """Yield the example as `mode` ("mixed", "true", "32") runs it: mixed turns CUDA autocast's
+    state on with the half dtype, true converts the model and floating inputs to it."""
+    import torch
+    from torch.utils._pytree import tree_map
+
+    if mode == "mixed":
+        with autocast.cuda_autocast_state(dtype_name):
+            yield example
+        return
+    if mode == "true":
+        half = getattr(torch, dtype_name)
+        model.to(half)
+        example = tree_map(lambda v: v.to(half) if isinstance(v, torch.Tensor) and v.is_floating_point() else v,
+                           example)
+    yield example
+
+
+def record_ops(model, example, device=None, mode: str = "32", dtype_name: str = "bfloat16") -> list:
+    """Run `model` on `example` (moved to `device` if given) under the precision and return the op facts.
+
+    If the forward raises (an op that cannot run in half precision does), the ops up to the failing
+    one are kept, the failing one marked `failed`, and the error is raised as `ForwardFailed`.
+    """
     import torch
     from torch.utils._pytree import tree_map
 
     if device is not None:
         example = tree_map(lambda v: v.to(device) if isinstance(v, torch.Tensor) else v, example)
-    recorder = _recorder_class()()
-    with torch.no_grad(), torch.device(device) if device else nullcontext(), recorder:
-        call_forward(model, example)
+    recorder = recorder_class()()
+    try:
+        with torch.no_grad(), torch.device(device) if device else nullcontext(), \
+                precision(mode, dtype_name, model, example) as ready, recorder.watcher, recorder:
+            call_forward(model, ready)
+    except Exception as exc:
+        raise ForwardFailed(exc, recorder.sites.list()) from exc
     return recorder.sites.list()
+
+
+class ForwardFailed(Exception):
+    """The forward raised; `sites` holds what ran before (and the op that failed)."""
+
+    def __init__(self, error: Exception, sites: list):
+        super().__init__(str(error))
+        self.error, self.sites = error, sites

@@ -10,14 +10,11 @@ library frames below it kept as the chain.
 from __future__ import annotations
 
 import os
-import sysconfig
 from functools import cache, lru_cache
 from pathlib import Path
 
-_LIBRARY_DIRS = tuple(
-    str(Path(p).resolve()) + os.sep for key in ("stdlib", "platstdlib", "purelib", "platlib")
-    if (p := sysconfig.get_paths().get(key))
-)
+from advisor.userpaths import is_user_file
+
 _ADVISOR_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
 _STATIC_TYPES = (bool, int, float, str, type(None))
 
@@ -35,8 +32,13 @@ def _torch_dir() -> str:
 
 
 def machinery(path: str) -> bool:
-    """Frames that are torch, prec-advisor, or generated code without a file."""
-    return path.startswith("<") or path.startswith((_torch_dir(), _ADVISOR_DIR))
+    """Frames of torch and prec-advisor: how the op was called, not who called it."""
+    return path.startswith((_torch_dir(), _ADVISOR_DIR))
+
+
+def _layer_name(function: str) -> str:
+    """`GCNConv.propagate` for a library frame; wrappers (`<locals>`) and `__call__` say nothing."""
+    return "" if "<locals>" in function or function.endswith("__call__") else function
 
 
 def static_value(value):
@@ -51,22 +53,30 @@ def static_value(value):
 
 
 def locate(frames: list) -> dict:
-    """path, line, function and chain of an op from its (path, line, function) frames."""
+    """path, line, function and chain of an op from its (path, line, function) frames.
+
+    The op is placed at the innermost frame in the user's project (`advisor.userpaths`);
+    the library layers called from there form the chain (`GCNConv.forward`, `scatter`).
+    With no project frame at all (a library model) the path is None: the caller places it.
+    """
     kept = [(_resolved(p), line, func) for p, line, func in frames if not machinery(_resolved(p))]
-    if not kept:
-        return {}
-    user = [i for i, (path, _, _) in enumerate(kept) if not path.startswith(_LIBRARY_DIRS)]
-    at = user[-1] if user else len(kept) - 1
-    path, line, func = kept[at]
-    chain = [f"{p}:{n} ({f})" for p, n, f in kept[at + 1:]]
+    user = [i for i, (path, _, _) in enumerate(kept) if is_user_file(path)]
+    if user:
+        path, line, func = kept[user[-1]]
+        below = kept[user[-1] + 1:]
+    else:
+        path, line, func, below = None, 0, None, kept
+    chain = []
+    for _, _, name in below:
+        name = _layer_name(name)
+        if name and name not in chain[-1:]:
+            chain.append(name)
     return {"path": path, "line": line, "function": func, "chain": chain}
 
 
 def raw_site(kind: str, op: str, frames: list, positional=(), keywords=None, **extra) -> dict:
     """One op fact; `positional` values become "#i" keys as in the static checker."""
     where = locate(frames)
-    if not where:
-        return {}
     static, dynamic = {}, []
     named = {f"#{i}": v for i, v in enumerate(positional)}
     named.update(keywords or {})

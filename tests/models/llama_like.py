@@ -56,3 +56,8 @@ def llama_7b():
 
 def llama_20b():
     return LlamaLike(dim=6144, hidden=16384, layers=44), _tokens(32000)
+
+
+def llama_70b():
+    """LLaMA-2-70B's widths and depth (without grouped-query attention: 78B parameters here)."""
+    return LlamaLike(dim=8192, hidden=28672, layers=80), _tokens(32000)

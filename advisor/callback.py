@@ -1,0 +1,268 @@
+"""`PrecisionAdvisor`: a Lightning callback that checks the real run, on the real device.
+
+    from advisor import PrecisionAdvisor
+    trainer = L.Trainer(precision="bf16-mixed", callbacks=[PrecisionAdvisor()])
+
+At setup it reads what is real (device, precision plugin, strategy, devices,
+the model's parameters) and applies the hardware rules to those facts; during
+the first training step(s) the dtype-recording dispatch recorder of `--trace`
+sees every op of `training_step`, where the user wrote it and in which dtype it
+really ran, and the op rules judge them. Then it removes itself from the
+Trainer: later steps pay nothing. Rank zero reports (one warning per finding,
+a summary in the log, `prec-advisor.json` in the log dir, the JSON contract of
+`check`); `strict=True` raises `PrecisionAdvisorError` on every rank before the
+first optimizer step. Any error of the callback itself becomes one warning.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import traceback
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from advisor import engine, lightning
+from advisor.catalogue import load_catalogue
+from advisor.checks.hardware import hardware_findings
+from advisor.checks.project import op_findings
+from advisor.commands import output
+from advisor.config import Config
+from advisor.facts import Argument, FileFacts, Literal, PluginCall, Setting, Span
+from advisor.hardware.detect import detect
+from advisor.hardware.recommend import recommend
+from advisor.trace import census, dispatch
+from advisor.trace.api import add_to_facts, op_sites
+from advisor.userpaths import is_user_file
+
+log = logging.getLogger("prec_advisor")
+REPORT_NAME = "prec-advisor.json"
+REPORTED = ("error", "warning")  # what strict mode stops for
+BNB_MODES = {"_NF4Linear": "nf4", "_NF4DQLinear": "nf4-dq", "_FP4Linear": "fp4", "_FP4DQLinear": "fp4-dq",
+             "_Linear8bitLt": "int8-training", "_Int8LinearInference": "int8"}
+STRATEGY_NAMES = {"DDPStrategy": "ddp", "FSDPStrategy": "fsdp", "DeepSpeedStrategy": "deepspeed",
+                  "SingleDeviceStrategy": None, "ModelParallelStrategy": "fsdp"}
+
+
+class PrecisionAdvisorWarning(UserWarning):
+    """One finding of the real run: code, message, file:line."""
+
+
+class PrecisionAdvisorError(RuntimeError):
+    """strict=True: a finding that dooms the run, raised before the first optimizer step."""
+
+
+def _user_location() -> tuple:
+    """(path, line) of the innermost user frame on the stack: where `trainer.fit(...)` was called."""
+    for frame in reversed(traceback.extract_stack()):
+        if is_user_file(frame.filename):
+            return frame.filename, frame.lineno
+    return "<run>", 0
+
+
+def _plugin_call(plugin, span: Span) -> PluginCall | None:
+    """BitsandbytesPrecision as the static facts describe a `plugins=` call, from the live object."""
+    if type(plugin).__name__ != "BitsandbytesPrecision":
+        return None
+    mode = BNB_MODES.get(getattr(getattr(plugin, "_linear_cls", None), "__name__", ""), "nf4")
+    dtype = str(plugin.dtype)  # "torch.bfloat16", as source text spells it
+    arguments = {"mode": Argument("mode", repr(mode), span, mode, True),
+                 "dtype": Argument("dtype", dtype, span, None, False)}
+    return PluginCall(f"lightning.pytorch.plugins.{type(plugin).__name__}", span, arguments)
+
+
+def run_setting(trainer, path: str, line: int) -> Setting:
+    """The Trainer's real precision, plugin, accelerator, devices and strategy as a Setting fact."""
+    span = Span(line, 1, line, 1)
+    precision = str(trainer.precision)
+    call = _plugin_call(trainer.precision_plugin, span)
+    accelerator = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
+    return Setting(kind="Trainer", path=path, callee="lightning.pytorch.Trainer", span=span, call_span=span,
+                   precision=Argument("precision", repr(precision), span, precision, True),
+                   literals=(Literal(precision, repr(precision), span),), normalized=lightning.normalize(precision),
+                   plugins=[call.name] if call else [], plugin_calls=[call] if call else [],
+                   accelerator="gpu" if accelerator == "cuda" else accelerator, devices=str(trainer.num_devices),
+                   strategy=STRATEGY_NAMES.get(type(trainer.strategy).__name__, type(trainer.strategy).__name__))
+
+
+def run_facts(trainer, module, counted, target) -> dict:
+    """What is real about this run, for the report."""
+    device = trainer.strategy.root_device
+    facts = {"device": str(device), "target": target.name, "precision": str(trainer.precision),
+             "precision_plugin": type(trainer.precision_plugin).__name__,
+             "strategy": type(trainer.strategy).__name__, "devices": trainer.num_devices,
+             "world_size": trainer.world_size, "params": counted.params, "trainable_params": counted.trainable_params,
+             "param_dtypes": sorted({str(p.dtype) for p in module.parameters()}),
+             "quantized_layers": sum(1 for m in module.modules() if type(m).__module__.startswith("bitsandbytes"))}
+    if device.type == "cuda":
+        facts["capability"] = ".".join(map(str, torch.cuda.get_device_capability(device)))
+        facts["memory_gib"] = round(torch.cuda.get_device_properties(device).total_memory / 2**30, 1)
+    return facts
+
+
+class AdvisorHooks:
+    """The callback's hooks and work, mixed into Lightning's `Callback` of either namespace."""
+
+    def __init__(self, steps: int = 1, strict: bool = False, report: str | None = REPORT_NAME):
+        super().__init__()
+        self.steps, self.strict, self.report_name = steps, strict, report
+        self.findings: list = []  # the Findings reported, for programs and tests
+        self.report_path: str | None = None
+        self._catalogue = load_catalogue()
+        self._setting = self._target = self._counted = self._facts = self._recorder = None
+        self._raw: list = []
+        self._steps_seen = 0
+        self._done = False
+
+    # ---- Lightning hooks: each is guarded, so a failure here never ends the user's run ----
+
+    def setup(self, trainer, pl_module, stage):
+        if stage == "fit":
+            self._guarded(trainer, self._setup, trainer, pl_module)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self._guarded(trainer, self._start_recording)
+
+    def on_before_backward(self, trainer, pl_module, loss):
+        self._guarded(trainer, self._stop_recording)
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        if self._steps_seen == 0:
+            self._guarded(trainer, self._judge_first_step, trainer)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self._steps_seen += 1
+        if self._steps_seen >= self.steps:
+            self._guarded(trainer, self._finish, trainer)
+
+    def on_exception(self, trainer, pl_module, exception):
+        with contextlib.suppress(Exception):  # the run already failed: only leave the modes
+            self._stop_recording()
+
+    # ---- the work ----
+
+    def _setup(self, trainer, pl_module):
+        path, line = _user_location()
+        self._setting = run_setting(trainer, path, line)
+        self._target = detect(use_torch=True).target()
+        self._counted = census.count(pl_module, type(pl_module).__name__)
+        self._facts = run_facts(trainer, pl_module, self._counted, self._target)
+
+    def _start_recording(self):
+        if self._recorder is None and not self._done:
+            self._recorder = dispatch.recorder_class()()
+            self._recorder.watcher.__enter__()
+            self._recorder.__enter__()
+
+    def _stop_recording(self):
+        if self._recorder is not None:
+            recorder, self._recorder = self._recorder, None
+            recorder.__exit__(None, None, None)
+            recorder.watcher.__exit__(None, None, None)
+            self._raw += recorder.sites.list()
+            if recorder.error is not None:
+                raise recorder.error
+
+    def _judge(self):
+        """Findings of the ops recorded so far and of the run's facts, as `check` judges them."""
+        precision = self._setting.normalized or str(self._setting.precision.value)
+        sites = [site for raw in self._raw if raw.get("path")
+                 for site in op_sites(raw, raw["path"], self._catalogue, precision)]
+        facts = add_to_facts([FileFacts(path=self._setting.path, settings=[self._setting])], sites)
+        report = engine.Report(files_checked=len(facts))
+        report.facts, report.settings = facts, [self._setting]
+        found = op_findings(facts, self._catalogue, {})
+        fp32_ops = [s for s in sites if any(f.path == s.path and f.line == s.span.line for f in found)]
+        advice = recommend(self._target, [self._setting], fp32_ops, self._counted,
+                           devices=self._facts["devices"])
+        noqa = {f.path: f.noqa for f in facts}
+        found += hardware_findings([self._setting], sites, self._target, advice, self._catalogue, self._counted,
+                                   noqa)
+        engine.add_findings(report, [replace(f, fix=None) for f in found], Config())
+        report.recommendation = advice
+        return report
+
+    def _judge_first_step(self, trainer):
+        self._stop_recording()
+        report = self._judge()
+        doomed = [f for f in report.findings if f.severity in REPORTED]
+        if self.strict and doomed:
+            self._report(trainer, report)
+            first = doomed[0]
+            raise PrecisionAdvisorError(f"{first.code} at {first.path}:{first.line}: {first.message} "
+                                        f"(PrecisionAdvisor(strict=True) stopped the run before the first "
+                                        f"optimizer step; {len(doomed)} finding(s))")
+
+    def _finish(self, trainer):
+        self._stop_recording()
+        self._done = True
+        self._report(trainer, self._judge())
+        self._remove(trainer)
+
+    def _report(self, trainer, report):
+        self.findings = list(report.findings)
+        folder = Path(trainer.log_dir or trainer.default_root_dir)  # log_dir broadcasts: every rank asks
+        if not trainer.is_global_zero or getattr(self, "_reported", False):
+            return
+        self._reported = True
+        for finding in report.findings:
+            warnings.warn(PrecisionAdvisorWarning(
+                f"{finding.path}:{finding.line}: {finding.code} {finding.message}"), stacklevel=2)
+        log.warning("PrecisionAdvisor: %d finding(s) in the first %d training step(s) on %s under %s",
+                    len(report.findings), max(self._steps_seen, 1), self._facts["target"],
+                    self._facts["precision"])
+        if self.report_name:
+            folder.mkdir(parents=True, exist_ok=True)
+            data = output.to_json(report)
+            data["run"] = self._facts
+            self.report_path = str(folder / self.report_name)
+            Path(self.report_path).write_text(json.dumps(data, indent=2) + "\n")
+
+    def _remove(self, trainer):
+        """A new list without us: the Trainer is iterating over the old one right now."""
+        trainer.callbacks = [c for c in trainer.callbacks if c is not self]
+
+    def _guarded(self, trainer, work, *args):
+        try:
+            work(*args)
+        except PrecisionAdvisorError:
+            raise
+        except Exception as exc:
+            self._stop_recording()
+            if self.strict:
+                raise
+            self._done = True
+            if trainer.is_global_zero:
+                where = traceback.extract_tb(exc.__traceback__)[-1]
+                warnings.warn(PrecisionAdvisorWarning(
+                    f"PrecisionAdvisor stopped itself, the run goes on: {type(exc).__name__}: {exc} "
+                    f"(at {os.path.basename(where.filename)}:{where.lineno})"), stacklevel=2)
+            self._remove(trainer)
+
+
+def _callback_class(base):
+    return type("PrecisionAdvisor", (AdvisorHooks, base), {
+        "__module__": __name__, "__doc__": "Checks the real run: see the module docstring (`advisor.callback`)."})
+
+
+def _lightning_base():
+    from lightning.pytorch import Callback
+
+    return Callback
+
+
+PrecisionAdvisor = _callback_class(_lightning_base())
+
+
+def for_pytorch_lightning():
+    """The same callback for the `pytorch_lightning` namespace (its Trainer checks its own Callback)."""
+    from pytorch_lightning import Callback
+
+    return _callback_class(Callback)
+
+
+__all__ = ["PrecisionAdvisor", "PrecisionAdvisorError", "PrecisionAdvisorWarning", "for_pytorch_lightning"]

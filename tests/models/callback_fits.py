@@ -1,0 +1,58 @@
+"""Real Lightning fits for the PrecisionAdvisor callback tests (CPU; bf16-mixed stands in for the GPU).
+
+    python callback_fits.py ddp     # 2 processes on CPU (gloo), the callback reporting once
+"""
+import sys
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from advisor import PrecisionAdvisor
+
+
+class Scatter(L.LightningModule):
+    """Accumulates autocast's bf16 output with scatter_add_: the sums run in bf16."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(8, 8)
+
+    def forward(self, x, index):
+        h = self.lin(x)
+        return torch.zeros(4, 8, dtype=h.dtype).scatter_add_(0, index.unsqueeze(1).expand_as(h), h)
+
+    def training_step(self, batch, batch_idx):
+        return self(*batch).pow(2).mean()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+class Clean(Scatter):
+    """The same sums, in an FP32 region on fp32 inputs."""
+
+    def forward(self, x, index):
+        h = self.lin(x)
+        with torch.autocast("cpu", enabled=False):
+            h = h.float()
+            return torch.zeros(4, 8).scatter_add_(0, index.unsqueeze(1).expand_as(h), h)
+
+
+def data():
+    generator = torch.Generator().manual_seed(0)
+    x, index = torch.randn(32, 8, generator=generator), torch.randint(0, 4, (32,), generator=generator)
+    return DataLoader(TensorDataset(x, index), batch_size=8)
+
+
+def trainer(callback, root, **options):
+    return L.Trainer(precision="bf16-mixed", accelerator="cpu", max_steps=3, enable_progress_bar=False,
+                     enable_checkpointing=False, enable_model_summary=False, default_root_dir=root,
+                     callbacks=[callback], **options)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["ddp"]:
+    torch.manual_seed(0)
+    advisor = PrecisionAdvisor()
+    trainer(advisor, ".", strategy="ddp", devices=2, logger=False).fit(Scatter(), data())
+    print(f"rank {torch.distributed.get_rank()} done: {len(advisor.findings)} finding(s)", flush=True)
