@@ -13,7 +13,8 @@ from advisor.facts import ModelCensus
 from advisor.scan.cache import FileCache, default_folder
 from advisor.scan.opindex import OpIndex
 
-TARGET_TRIGGERS = ("Trainer", "Fabric")  # with a target, a call without precision= matters too
+# With a target, a call without precision= matters too, and so do what the memory model reads.
+TARGET_TRIGGERS = ("Trainer", "Fabric", "configure_optimizers", "init_module")
 
 
 @dataclass
@@ -66,13 +67,15 @@ class Checker:
         if self.target is None:
             return report
         from advisor.checks.hardware import hardware_findings
+        from advisor.hardware.memory import from_facts
         from advisor.hardware.recommend import recommend
         reported = {(f.path, f.line) for f in report.findings if f.code.startswith("PRC2")}
         fp32_ops = [op for f in report.facts for op in f.ops if (op.path, op.span.line) in reported]
-        recommendation = recommend(self.target, report.settings, fp32_ops, self.census, devices=self.config.devices)
+        optimizer, init_module = from_facts(report.facts)
+        recommendation = recommend(self.target, report.settings, fp32_ops, self.census, devices=self.config.devices,
+                                   optimizer=optimizer, init_module=init_module)
         noqa = {f.path: f.noqa for f in report.facts}
-        extra = hardware_findings(report.settings, [op for f in report.facts for op in f.ops], self.target,
-                                  recommendation, self.catalogue, self.census, noqa)
+        extra = hardware_findings(report.settings, self.target, recommendation, self.catalogue, self.census, noqa)
         capability = self.target.compute_capability if self.target.kind == "cuda" else None
         extra += amp_rules.target_findings([f.amp for f in report.facts if f.amp], capability, self.catalogue, noqa)
         engine.add_findings(report, extra, self.config)

@@ -180,8 +180,7 @@ class AdvisorHooks:
         advice = recommend(self._target, [self._setting], fp32_ops, self._counted,
                            devices=self._facts["devices"])
         noqa = {f.path: f.noqa for f in facts}
-        found += hardware_findings([self._setting], sites, self._target, advice, self._catalogue, self._counted,
-                                   noqa)
+        found += hardware_findings([self._setting], self._target, advice, self._catalogue, self._counted, noqa)
         engine.add_findings(report, [replace(f, fix=None) for f in found], Config())
         report.recommendation = advice
         return report

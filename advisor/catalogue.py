@@ -24,13 +24,13 @@ CODE_RE = re.compile(r"^PRC[0-9]{3}$")
 NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 RULE_KEYS = {
     "code", "name", "severity", "summary", "message", "rationale", "fix", "fix_title",
-    "references", "valid", "invalid", "patterns", "context", "added",
+    "references", "valid", "invalid", "patterns", "context",
 }
 PATTERN_KEYS = {"function", "method", "module", "subclass", "aten", "keyword", "position", "equals", "in", "not_in",
                 "above", "below", "default", "op"}
 FIX_KINDS = ("none",) + APPLICABILITIES
 SETTING_KINDS = ("Trainer", "Fabric")
-EXAMPLE_OPTIONS = {"gpu", "params", "linear_params"}
+EXAMPLE_OPTIONS = {"gpu", "params", "linear_params", "trainable_params"}
 
 
 class CatalogueError(Exception):

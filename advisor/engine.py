@@ -7,10 +7,8 @@ in the parent over the facts the workers return.
 from __future__ import annotations
 
 import fnmatch
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,6 +138,8 @@ def _scan_all(paths: list[str], catalogue: Catalogue, index: OpIndex, jobs: int,
     _WORKER_STATE = (catalogue, index, cache, names)
     if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD or sys.platform != "linux":
         return [_worker(p) for p in paths]
+    import multiprocessing  # only here: a run of a few files pays nothing for the pool's imports
+    from concurrent.futures import ProcessPoolExecutor
     context = multiprocessing.get_context("fork")  # workers inherit the catalogue: no per-file setup
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         return list(pool.map(_worker, paths, chunksize=max(1, len(paths) // (jobs * 8))))

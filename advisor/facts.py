@@ -146,6 +146,8 @@ class FileFacts:
     functions: dict[str, FunctionInfo] = field(default_factory=dict)
     imports_torch_as: str | None = None  # how the file names torch ("torch", "T"...), for fixes
     amp: object | None = None  # advisor.checks.amp.AmpFacts: what the PRC4xx target rules need
+    optimizers: list[tuple[str, dict]] = field(default_factory=list)  # (qualified class, static keywords) built
+    init_module: bool = False  # a model is built under trainer.init_module() / fabric.init_module()
     classes: dict[str, ClassInfo] = field(default_factory=dict)  # top-level and nested, by qualname
     bindings: dict[str, str] = field(default_factory=dict)  # module-level imported names -> qualified names
     star_imports: tuple = ()  # modules star-imported at module level (absolute dotted names)

@@ -21,6 +21,9 @@ LEGACY_1X = {"mixed": "16-mixed", "half": "16-true", "bfloat16": "bf16-mixed", "
              "float16": "16-mixed", "float32": "32-true", "double": "64-true", "fp64": "64-true",
              "bf16-16": "bf16-mixed"}
 
+# BitsandbytesPrecision(mode=...): any other value raises KeyError when the plugin is built.
+BNB_MODES = ("nf4", "nf4-dq", "fp4", "fp4-dq", "int8", "int8-training")
+
 LIGHTNING_ROOTS = ("lightning", "pytorch_lightning", "lightning_fabric")
 REMOVED_TRAINER_ARGUMENTS = ("amp_backend", "amp_level")
 

@@ -1,7 +1,8 @@
 """Every figure of docs/benchmarks.md in one run, with the machine it ran on.
 
-1. Static check against its floors (benchmarks/static_check.py): full check / libcst parse
-   of a real tree, and one small file / `import libcst`.
+1. Static check against its floors (benchmarks/static_check.py): CPU-time ratios of the full
+   check of the lightning and torch_geometric trees to parsing their files with libcst, of one
+   1,800-line file and of `--version` to `python -c "import libcst"`.
 2. The same tree through the `prec-advisor check` CLI and through TorchFix (installed into a
    throwaway venv under /tmp: it pins libcst<1.6, which must not reach our venv).
 3. Census + trace of a 7B model on the meta device (benchmarks/trace_7b.py).
@@ -130,16 +131,16 @@ def main() -> None:
     parser.add_argument("--no-torchfix", action="store_true", help="skip installing and timing TorchFix")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from static_check import default_tree  # noqa: E402 - benchmarks/ is this script's own folder
+    from static_check import package_tree  # benchmarks/ is this script's own folder
 
-    tree = args.tree or default_tree()
+    tree = args.tree or package_tree("lightning")
     files = list(tree.rglob("*.py"))
     lines = sum(p.read_bytes().count(b"\n") for p in files)
     print(f"machine: {machine()}")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other jobs may share the machine)")
     print(f"tree: {tree} ({len(files)} .py files, {lines} lines)")
     section("1. static check against the libcst parse floor (benchmarks/static_check.py)")
-    run_script("static_check.py", str(tree), "--repeat", str(args.repeat))
+    run_script("static_check.py", "--repeat", str(args.repeat))
     section("2. the same tree: prec-advisor check CLI vs TorchFix")
     if args.no_torchfix:
         print("skipped (--no-torchfix)")

@@ -8,8 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-SCHEMA = json.loads((ROOT.parent / "shared" / "design" / "check-output.schema.json").read_text()) \
-    if (ROOT.parent / "shared" / "design" / "check-output.schema.json").exists() else None
+SCHEMA = json.loads((ROOT / "docs" / "check-output.schema.json").read_text())
 LEGACY = "import lightning as L\ntrainer = L.Trainer(precision=16)\n"
 
 
@@ -32,11 +31,10 @@ def test_clean_file_exits_0(project):
     assert "All checks passed" in result.stdout
 
 
-def test_json_output_matches_the_design_schema(project):
+def test_json_output_matches_the_schema(project):
     result = run_cli("check", ".", "--format", "json", cwd=project)
     data = json.loads(result.stdout)
-    if SCHEMA is not None:
-        jsonschema.validate(data, SCHEMA)
+    jsonschema.validate(data, SCHEMA)
     assert data["version"] == 1 and data["recommendation"] is None
     finding = data["findings"][0]
     where = (finding["code"], finding["rule"], finding["line"], finding["column"])
@@ -55,6 +53,13 @@ def test_sarif_carries_rule_metadata(project):
     assert "PRC201" in rule_ids and run["results"][0]["ruleId"] == "PRC101"
     assert run["results"][0]["ruleIndex"] == rule_ids.index("PRC101")
     assert run["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 2
+
+
+def test_json_with_a_target_fixes_and_a_recommendation_matches_the_schema():
+    data = json.loads(run_cli("check", "examples", "--gpu", "a100", "--format", "json").stdout)
+    jsonschema.validate(data, SCHEMA)
+    assert data["recommendation"]["precision"] and data["settings"]
+    assert {f["fix"]["applicability"] for f in data["findings"] if f["fix"]} == {"safe", "recommended", "unsafe"}
 
 
 def test_github_annotations(project):

@@ -2,6 +2,8 @@
 import json
 import shutil
 
+import jsonschema
+
 from conftest import ROOT, run_cli
 
 EXAMPLE = ROOT / "examples" / "pointcloud.py"
@@ -50,6 +52,7 @@ def test_fix_leaves_an_unparsable_file_byte_identical(tmp_path):
 def test_trace_finds_ops_in_a_helper_module_and_counts_the_model():
     result = run_cli("check", "tests/models/gnn_helper.py", "--trace", "--format", "json")
     data = json.loads(result.stdout)
+    jsonschema.validate(data, json.loads((ROOT / "docs" / "check-output.schema.json").read_text()))
     assert [m["name"] for m in data["models"]] == ["HelperGNN"]
     assert data["models"][0]["mode"] == "dispatch-meta" and data["models"][0]["params"] > 0
     traced = [(f["path"], f["code"]) for f in data["findings"] if f["source"] == "trace"]

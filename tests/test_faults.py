@@ -62,21 +62,23 @@ import time
 
 def spawns():
     subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)  # {marker}"])
+    open("spawned", "w").close()  # the test knows the orphan was started before the timeout hit
     time.sleep(3600)
 '''
 
 
 @pytest.mark.parametrize("factory, error", [
-    ("raises", "raises: tracing failed: RuntimeError: shape mismatch in user code (at broken.py:13)"),
+    ("raises", "raises: cannot trace: the forward raises RuntimeError: shape mismatch in user code (at broken.py:13)"),
     ("exits", "exits: tracing failed: user code called sys.exit(3)"),
     ("crashes", "crashes: tracing failed: child process exited with status 9 before finishing"),
 ])
 def test_trace_faults_keep_the_json_whole(factory, error):
-    start = time.monotonic()
-    result = run_cli("check", BROKEN, "--trace", "--model", factory, "--trace-timeout", "5", "--format", "json")
-    assert time.monotonic() - start < 30
+    # these factories end by themselves: the timeout is only a backstop, generous for a loaded machine
+    result = run_cli("check", BROKEN, "--trace", "--model", factory, "--trace-timeout", "240", "--format", "json")
     data = json.loads(result.stdout)  # the script's print at import went to the child's log
-    assert data["version"] == 1 and data["models"] == [] and data["summary"]["files"] == 1
+    assert data["version"] == 1 and data["summary"]["files"] == 1
+    (model,) = data["models"]  # the failed model is listed, with its error
+    assert model["name"] == factory and model["trace"] == "failed" and model["error"].startswith(error)
     (line,) = result.stderr.splitlines()
     assert result.returncode == 2 and line.startswith(f"prec-advisor: error: {error}")
 
@@ -96,11 +98,13 @@ def _alive(marker: str) -> list:
 def test_a_hung_trace_is_killed_with_the_processes_it_started(tmp_path):
     marker = f"prec-advisor-orphan-{os.getpid()}-{time.monotonic_ns()}"
     (tmp_path / "spawner.py").write_text(SPAWNS.replace("{marker}", marker))
-    result = run_cli("check", "spawner.py", "--trace", "--model", "spawns", "--trace-timeout", "5", "--format", "json",
+    # the hang must outlast the child's start (imports of torch) even on a loaded machine
+    result = run_cli("check", "spawner.py", "--trace", "--model", "spawns", "--trace-timeout", "60", "--format", "json",
                      cwd=tmp_path)
-    assert json.loads(result.stdout)["models"] == []
-    assert result.stderr == "prec-advisor: error: spawns: tracing failed: timed out after 5 s\n"
-    deadline = time.monotonic() + 5
+    assert [m["trace"] for m in json.loads(result.stdout)["models"]] in ([], ["failed"])
+    assert result.stderr == "prec-advisor: error: spawns: tracing failed: timed out after 60 s\n"
+    assert (tmp_path / "spawned").exists(), "the hang was never reached: nothing was tested"
+    deadline = time.monotonic() + 120  # the kill is immediate; the loop ends as soon as the orphan is gone
     while _alive(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _alive(marker) == []
@@ -108,18 +112,17 @@ def test_a_hung_trace_is_killed_with_the_processes_it_started(tmp_path):
 
 def test_validate_candidates_that_raise_hang_exit_or_hog_are_judged_failed_in_valid_json(tmp_path):
     (tmp_path / "faulty.py").write_text(FAULTY)
-    start = time.monotonic()
+    # per-candidate timeout: the hang waits it out, every other candidate must finish well within it
     result = run_cli("validate", "faulty.py", "--synthetic", "--candidates", "bf16-mixed,bf16-true,16-true,64-true",
-                     "--steps", "2", "--warmup", "1", "--timeout", "10", "--memory-limit", "8192",
-                     "--format", "json", cwd=tmp_path)
-    assert time.monotonic() - start < 90
+                     "--steps", "2", "--warmup", "1", "--timeout", "120", "--memory-limit", "8192",
+                     "--format", "json", cwd=tmp_path, timeout=1200)
     assert result.returncode == 1, result.stderr
     data = json.loads(result.stdout)
     runs = {c["precision"]: c for c in data["candidates"]}
     assert runs["32-true"]["passed"] and data["winner"] == "32-true"
     expected = {
         "bf16-mixed": "RuntimeError: user bug in training_step (at faulty.py:",
-        "bf16-true": "timed out after 10 s",
+        "bf16-true": "timed out after 120 s",
         "16-true": "child process exited with status 5 before finishing",
         "64-true": "MemoryError",
     }

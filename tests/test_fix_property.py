@@ -5,7 +5,7 @@ precision and layout are drawn too, so there is always something to fix.
 """
 import hypothesmith
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from fixing import fix_twice
@@ -29,12 +29,22 @@ def trainer_call(draw):
     return (head + body + "\n").replace("\n", newline)
 
 
+def _compiles(program: str) -> bool:
+    try:
+        compile(program, "train.py", "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
 def fix_twice_cleanly(program: str) -> None:
+    # appending the call can break a valid module: a trailing `\` continues into the call's first line
+    assume(_compiles(program))
     assert not fix_twice(program).report.errors, "a generated program could not be checked"
 
 
 PROGRAMS = st.builds(lambda code, call: code + ("\n" if code and not code.endswith("\n") else "") + call,
-                     hypothesmith.from_grammar(), trainer_call())
+                     st.deferred(hypothesmith.from_grammar), trainer_call())
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))

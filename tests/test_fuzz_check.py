@@ -45,7 +45,7 @@ def splice(code: str, snippets: list[str], positions: list[int]) -> str:
     return module.with_changes(body=body).code
 
 
-PROGRAMS = st.builds(splice, hypothesmith.from_grammar(),
+PROGRAMS = st.builds(splice, st.deferred(hypothesmith.from_grammar),  # built on first use, not at collection
                      st.lists(st.one_of(st.sampled_from(OP_SNIPPETS), trainer_call()), min_size=1, max_size=3),
                      st.lists(st.integers(0, 50), min_size=3, max_size=3))
 

@@ -101,8 +101,10 @@ def test_hook_environment_has_no_torch(configured, home):
     pythons = list(Path(home).glob("repo*/py_env-*/bin/python"))
     assert pythons
     probe = "import importlib.util as u; print([m for m in ('torch', 'lightning') if u.find_spec(m)])"
+    hook_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # what the hook itself sees
     for python in pythons:
-        assert subprocess.run([python, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
+        result = subprocess.run([python, "-c", probe], capture_output=True, text=True, env=hook_env, timeout=120)
+        assert result.stdout.strip() == "[]"
 
 
 def _cli_has(option):

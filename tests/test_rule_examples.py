@@ -43,6 +43,16 @@ def test_fixed_text_is_what_the_fix_produces(rule, example):
     assert rule.code not in _codes(type(example)(fixed, example.options))
 
 
+@pytest.mark.parametrize("rule", [r for r in CATALOGUE if r.family != "PRC0xx"], ids=lambda r: r.code)
+def test_a_noqa_on_the_line_silences_every_rule(rule):
+    """One `report()` applies noqa to every family alike (the tool's own PRC0xx are about noqa)."""
+    example = rule.invalid[0]
+    line = next(f.line for f in check_example(example).findings if f.code == rule.code)
+    lines = example.code.splitlines(keepends=True)
+    lines[line - 1] = lines[line - 1].rstrip("\n") + f"  # noqa: {rule.code}\n"
+    assert rule.code not in _codes(type(example)("".join(lines), example.options))
+
+
 def test_every_rule_has_both_kinds_of_examples():
     for rule in CATALOGUE:
         assert rule.invalid, f"{rule.code} has no invalid example"
@@ -63,11 +73,13 @@ def test_every_code_is_one_python_rule_or_patterns_in_the_file_of_its_family():
         assert code in CATALOGUE.rules, f"Python rule {code} ({entry.function.__name__}) has no TOML entry"
 
 
-def test_use_instead_shows_the_fixed_text():
+def test_use_instead_shows_the_fixed_text_or_other_code():
     for rule in CATALOGUE:
         page = rule_page(rule)
         shown = rule.invalid[0].fixed if rule.invalid[0].fixed is not None else rule.valid[0].code
         assert shown.rstrip() in page.split("Use instead:", 1)[1], rule.code
+        # the same code is a fair "use instead" only for another traced model, never for another GPU
+        assert shown != rule.invalid[0].code or "params" in rule.valid[0].options_dict, rule.code
 
 
 def test_no_page_has_an_unfilled_placeholder():

@@ -33,7 +33,8 @@ from advisor.scan.values import literal
 TRIGGERS = ("autocast", "GradScaler", "custom_fwd", "custom_bwd", "clip_grad_norm_", "clip_grad_value_", "float16",
             "TrainingArguments", "Seq2SeqTrainingArguments", "SFTConfig", "DPOConfig", "mixed_precision")
 HALF_CALL = r"\.half\("
-TRIGGER_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, TRIGGERS)) + r")\b|" + HALF_CALL)
+TRUE_FP16 = r"['\"](?:16-true|transformer-engine-float16)['\"]"  # Trainer/Fabric fp16 weights: PRC408
+TRIGGER_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, TRIGGERS)) + r")\b|" + HALF_CALL + "|" + TRUE_FP16)
 
 AUTOCASTS = {  # qualified name -> (device, or None when it is the first argument; names of positional args)
     "torch.autocast": (None, ("device_type", "dtype", "enabled", "cache_enabled")),

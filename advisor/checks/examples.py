@@ -22,7 +22,8 @@ def _checker(example: Example) -> Checker:
     target = lookup(options["gpu"]) if "gpu" in options else None
     census = None
     if "params" in options:
-        census = ModelCensus("example", options["params"], options["params"], options.get("linear_params", 0))
+        census = ModelCensus("example", options["params"], options.get("trainable_params", options["params"]),
+                             options.get("linear_params", 0))
     return Checker.create(Config(), target, census)
 
 

@@ -15,13 +15,7 @@ from advisor.checks.registry import Hit, rule
 from advisor.facts import Argument, ModelCensus, PluginCall, Setting
 from advisor.findings import Edit, Finding
 from advisor.fix.edits import insert_keyword, quote_like
-from advisor.hardware.recommend import (
-    Recommendation,
-    argument_literal,
-    device_count,
-    fits_16bit,
-    sharding,
-)
+from advisor.hardware.recommend import ACCELERATORS_ASKING_GPU, Recommendation, argument_literal
 from advisor.hardware.table import Gpu
 
 NON_CUDA_ACCELERATORS = ("cpu", "mps", "tpu", "xla", "hpu", "ipu")
@@ -104,6 +98,16 @@ class SettingOnTarget:
         return self.target.kind in ("cuda", "rocm") and self.accelerator not in NON_CUDA_ACCELERATORS
 
     @property
+    def has_precision_plugin(self) -> bool:
+        """PRC104 owns `precision=` next to a precision plugin: no other rule fixes it (one fix plan per call)."""
+        return any("Precision" in call.short_name for call in self.setting.plugin_calls)
+
+    @property
+    def gpu_script_without_gpu(self) -> bool:
+        """A script that asks for a GPU, judged for a CPU target: no hardware advice at all."""
+        return self.target.kind == "cpu" and self.accelerator in ACCELERATORS_ASKING_GPU
+
+    @property
     def static_precision(self) -> Argument | None:
         arg = self.setting.precision
         return arg if arg is not None and arg.static else None
@@ -112,10 +116,31 @@ class SettingOnTarget:
         return Hit(span, dict(values, target=self.target.name), tuple(edits))
 
 
-def _half_swap(ctx: SettingOnTarget, swap: str) -> Iterator[Hit]:
+def _fitting(ctx: SettingOnTarget, twin: str | None, family: str) -> str | None:
+    """The same-dtype value to switch to: the recommendation when it fits and is of the family, else the twin."""
+    rec = ctx.recommendation
+    if twin and rec is not None and rec.fits and rec.precision and rec.precision.startswith(family) \
+            and not rec.strategy:
+        return rec.precision
+    return twin
+
+
+def _swap(ctx: SettingOnTarget) -> tuple:
+    """(code, better) of the PRC120/PRC121 half-precision swap that applies to the setting, or (None, None)."""
+    if not ctx.on_gpu or ctx.has_precision_plugin:
+        return None, None
+    value, target = ctx.setting.normalized, ctx.target
+    if target.bf16_native and HALF_SWAP["bf16"].get(value):
+        return "PRC120", _fitting(ctx, HALF_SWAP["bf16"][value], "bf16")
+    if target.kind == "cuda" and not target.bf16_native and HALF_SWAP["fp16"].get(value):
+        return "PRC121", _fitting(ctx, HALF_SWAP["fp16"][value], "16-")
+    return None, None
+
+
+def _half_swap(ctx: SettingOnTarget, code: str) -> Iterator[Hit]:
     value, arg = ctx.setting.normalized, ctx.setting.precision
-    better = HALF_SWAP[swap].get(value)
-    if better:
+    found, better = _swap(ctx)
+    if found == code:
         static = ctx.static_precision
         edits = [_replace(static, quote_like(static.text, better))] if static else []
         yield ctx.hit(arg.span if arg else ctx.setting.span, edits, value=value, better=better,
@@ -124,14 +149,12 @@ def _half_swap(ctx: SettingOnTarget, swap: str) -> Iterator[Hit]:
 
 @rule("PRC120", "setting")
 def fp16_on_bf16_gpu(ctx: SettingOnTarget) -> Iterator[Hit]:
-    if ctx.on_gpu and ctx.target.bf16_native:
-        yield from _half_swap(ctx, "bf16")
+    return _half_swap(ctx, "PRC120")
 
 
 @rule("PRC121", "setting")
 def bf16_on_fp16_gpu(ctx: SettingOnTarget) -> Iterator[Hit]:
-    if ctx.on_gpu and ctx.target.kind == "cuda" and not ctx.target.bf16_native:
-        yield from _half_swap(ctx, "fp16")
+    return _half_swap(ctx, "PRC121")
 
 
 @rule("PRC122", "setting")
@@ -155,10 +178,37 @@ def transformer_engine_without_fp8(ctx: SettingOnTarget) -> Iterator[Hit]:
     if uses_te and ctx.accelerator not in NON_CUDA_ACCELERATORS and not (target.kind == "cuda" and target.fp8):
         better = ctx.recommendation.precision if ctx.recommendation else None
         static = ctx.static_precision
-        edits = [_replace(static, quote_like(static.text, better))] if static and better and value else []
+        fixable = static and better and value and not ctx.has_precision_plugin
+        edits = [_replace(static, quote_like(static.text, better))] if fixable else []
         arg = setting.precision
         yield ctx.hit(arg.span if arg else setting.span, edits, capability=target.capability_text,
                       better=better or "bf16-mixed")
+
+
+@rule("PRC124", "setting")
+def precision_does_not_fit(ctx: SettingOnTarget) -> Iterator[Hit]:
+    """The code's precision against the memory model; the fix is the recommendation when a plain precision fits."""
+    rec, value, arg = ctx.recommendation, ctx.setting.normalized, ctx.setting.precision
+    if not ctx.on_gpu or ctx.has_precision_plugin or _swap(ctx)[0] or rec is None or ctx.census is None:
+        return  # a PRC120/PRC121 swap already carries the fitting value: one fix plan per call site
+    budget = rec.memory.get("budget_gib")
+    need = rec.memory["candidates"].get(value) if budget is not None and value else None
+    if need is None or need <= budget:
+        return
+    edits = []
+    if rec.fits and rec.plugin:
+        advice = (f"BitsandbytesPrecision(mode={rec.plugin.mode!r}) fits "
+                  f"({rec.memory['candidates'][rec.plugin.mode]:.1f} GiB)")
+    elif rec.fits and rec.strategy:
+        gib = rec.memory["candidates"][rec.memory["chosen"]]
+        advice = f"precision={rec.precision!r} with strategy={rec.strategy!r} fits ({gib:.1f} GiB)"
+    elif rec.fits and rec.precision != value:
+        advice = f"use {rec.precision!r} ({rec.memory['candidates'][rec.precision]:.1f} GiB)"
+        static = ctx.static_precision
+        edits = [_replace(static, quote_like(static.text, rec.precision))] if static else []
+    else:
+        advice = "nothing fits; the recommendation lists the smallest change that would"
+    yield ctx.hit(arg.span if arg else ctx.setting.span, edits, value=value, need=need, budget=budget, advice=advice)
 
 
 @dataclass(frozen=True)
@@ -186,12 +236,12 @@ class BnbOnTarget:
 
 @rule("PRC301", "bnb-call")
 def bnb_model_fits_16bit(bnb: BnbOnTarget) -> Iterator[Hit]:
-    census, target = bnb.on.census, bnb.on.target
-    if census is None:
-        return
-    shards = sharding(bnb.on.setting.strategy, device_count(bnb.on.setting.devices))
-    if fits_16bit(census, target, shards):
-        yield bnb.hit(bnb.call.span, gib=census.params * 2 / shards / 2**30, memory=target.memory_gib or 0)
+    """Only when the 16-bit setting the recommendation picks instead fits the device."""
+    rec = bnb.on.recommendation
+    if bnb.on.census is not None and rec is not None and rec.fits and rec.plugin is None and rec.precision:
+        chosen = rec.memory.get("chosen", rec.precision)
+        yield bnb.hit(bnb.call.span, better=rec.precision, gib=rec.memory["candidates"][chosen],
+                      budget=rec.memory["budget_gib"])
 
 
 @rule("PRC302", "bnb-call")
@@ -250,8 +300,10 @@ def bnb_4bit_bf16_on_fp16_gpu(bnb: BnbOnTarget) -> Iterator[Hit]:
             edit = _replace(dtype_arg, _with_dtype(dtype_arg, "float16"))
         else:
             edit = insert_keyword(bnb.call.span, list(bnb.call.arguments.values()), "dtype=torch.float16", False)
+        cause = (f"dtype={dtype_arg.text} is emulated there" if dtype_arg is not None
+                 else "the compute dtype defaults to emulated bf16 there")
         yield bnb.hit(dtype_arg.span if dtype_arg else bnb.call.span, [edit], mode=bnb.mode,
-                      capability=target.capability_text)
+                      capability=target.capability_text, cause=cause)
 
 
 @rule("PRC309", "bnb-call")
@@ -263,23 +315,23 @@ def bnb_int8_slow_gpu(bnb: BnbOnTarget) -> Iterator[Hit]:
 
 def hardware_findings(
     settings: Sequence[Setting],
-    ops,
     target: Gpu,
     recommendation: Recommendation | None,
     catalogue: Catalogue,
     census: ModelCensus | None = None,
     noqa: dict | None = None,
 ) -> list:
-    """Findings of PRC120-PRC123 and PRC301-PRC309 for `settings` trained on `target`.
+    """Findings of PRC120-PRC124 and PRC301-PRC309 for `settings` trained on `target`.
 
-    `ops` is accepted for symmetry with `recommend` (the FP32-op advice lives
-    in the recommendation's reasons); census-dependent rules need `census`;
-    `noqa` maps a path to its `# noqa` lines (the call's closing line counts).
+    The FP32-op advice lives in the recommendation's reasons; census-dependent
+    rules need `census`; `noqa` maps a path to its `# noqa` lines (the call's closing line counts).
     """
     noqa = noqa or {}
     findings = []
     for setting in settings:
         on = SettingOnTarget(setting, target, recommendation, census)
+        if on.gpu_script_without_gpu:
+            continue  # the recommendation says why: no GPU target for a GPU script
         file_noqa, closing = noqa.get(setting.path), (setting.call_span.end_line,)
         findings += registry.judge("hardware", "setting", on, catalogue, setting.path, file_noqa, closing)
         for call in _bnb_calls(setting):

@@ -191,18 +191,33 @@ def _safe_here(site: OpSite, rule: Rule) -> bool:
     return site.integer or site.in_fp32_region
 
 
-def _site_values(site: OpSite, rule: Rule, op: str, context: str) -> dict:
+KERNELS = {  # PRC203's words for where the model runs
+    "cuda": "CUDA has no fp16/bf16 kernels for decompositions and solves (\"not implemented for 'Half'\"), "
+            "and CUDA autocast does not upcast them",
+    "cpu": "the CPU has no fp16/bf16 kernels for decompositions and solves (\"Low precision dtypes not "
+           "supported\"); CPU autocast upcasts them, -true half precision does not",
+}
+
+
+def _device(settings: list[Setting]) -> str:
+    """"cpu" when every setting that names an accelerator names the CPU, else "cuda"."""
+    named = {s.accelerator.lower() for s in settings if s.accelerator}
+    return "cpu" if named == {"cpu"} else "cuda"
+
+
+def _site_values(site: OpSite, rule: Rule, op: str, context: str, device: str = "cuda") -> dict:
     dtype = site.keywords.get("dtype")
     return {"op": op, "context": context, "detail": matched_detail(site, rule),
-            "base": op.rsplit(".", 1)[-1].rstrip("_"),
-            "dtype": dtype if isinstance(dtype, str) else "a half dtype"}
+            "base": op.rsplit(".", 1)[-1].rstrip("_"), "dtype": dtype if isinstance(dtype, str) else "a half dtype",
+            "kernels": KERNELS[device]}
 
 
 class _Judge:
-    def __init__(self, project: Project, rules: list[Rule], true_half: bool):
+    def __init__(self, project: Project, rules: list[Rule], true_half: bool, device: str = "cuda"):
         self.project = project
         self.rules = rules
         self.true_half = true_half
+        self.device = device
         self.summaries: dict[str, list[Entry]] = {}
         self.reached: dict[str, str] = {}
 
@@ -290,7 +305,8 @@ class _Judge:
                         continue
                     op = canonical_op(site, rule)
                     where = describe_context(context, reached_from)
-                    values = _site_values(site, rule, op, f"{where} {site.observed}" if site.observed else where)
+                    values = _site_values(site, rule, op, f"{where} {site.observed}" if site.observed else where,
+                                          self.device)
                     statement = (site.statement_span.end_line,) if site.statement_span else ()
                     fix = (fp32_region_fix(site, texts[site.path], file.imports_torch_as, rule, device_type_for(file))
                            if site.path in texts else None)
@@ -317,7 +333,7 @@ class _Judge:
                 entry = entries[0]
                 chain = (info.qualname.rsplit(".", 1)[-1], edge.text, *entry.chain)
                 where = f"{describe_context(context, reached_from)}, through `{'` -> `'.join(chain)}`"
-                values = _site_values(entry.site, entry.rule, edge.text, where)
+                values = _site_values(entry.site, entry.rule, edge.text, where, self.device)
                 reported = context if reached_from is None else "forward"
                 hit = Hit(edge.span, values, severity=severity_for(entry.rule, reported, self.true_half),
                           op=canonical_op(entry.site, entry.rule), extra={"context": reported, "chain": list(chain)})
@@ -396,9 +412,9 @@ def op_findings(facts: list[FileFacts], catalogue: Catalogue, texts: dict, setti
     reuses a module index already built for these facts.
     """
     project = project or Project(facts, catalogue)
-    true_half, fp16_possible = _precision_profile(settings if settings is not None else
-                                                  [s for _, s, _ in project.settings()])
-    judge = _Judge(project, op_rules_for(catalogue, fp16_possible), true_half)
+    settings = settings if settings is not None else [s for _, s, _ in project.settings()]
+    true_half, fp16_possible = _precision_profile(settings)
+    judge = _Judge(project, op_rules_for(catalogue, fp16_possible), true_half, _device(settings))
     judge.reachability()
     judge.summarize()
     return _once(judge.findings(texts))

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field, replace
 from advisor.facts import Span
 from advisor.findings import Finding, Fix
 
-FAMILY_MODULES = ("tool", "settings", "amp", "hardware")  # advisor/checks/<family>.py, rules/<family>.toml
-
 
 @dataclass(frozen=True)
 class Hit:
@@ -37,7 +35,7 @@ class Hit:
 class Registered:
     code: str
     family: str  # the advisor/checks module that defines it
-    subject: str  # what the function takes: "setting", "file", "plugin-call"...
+    subject: str  # what the function takes, per family: "setting", "file", "bnb-call", "target"...
     function: Callable[..., Iterable[Hit]]
 
 
@@ -60,10 +58,13 @@ def rules_for(family: str, subject: str) -> list[Registered]:
 
 
 def load_all() -> dict[str, Registered]:
-    """Every Python rule (importing a family module registers its rules)."""
+    """Every Python rule: rules/<family>.toml is judged by advisor/checks/<family>.py, and
+    importing that module registers its rules."""
     import importlib
-    for family in FAMILY_MODULES:
-        importlib.import_module(f"advisor.checks.{family}")
+
+    from advisor.catalogue import builtin_rules_dir
+    for path in sorted(builtin_rules_dir().glob("*.toml")):
+        importlib.import_module(f"advisor.checks.{path.stem}")
     return REGISTRY
 
 

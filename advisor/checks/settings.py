@@ -4,6 +4,7 @@ Each rule yields `Hit`s; `registry.report` words them from rules/settings.toml.
 """
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -96,12 +97,13 @@ def _fold_dtype(ctx: SettingContext) -> tuple:
 
 @rule("PRC105", "setting")
 def removed_argument(ctx: SettingContext) -> Iterator[Hit]:
-    if ctx.setting.kind != "Trainer":
+    """Trainer(amp_backend=...), and the same keys in a LightningCLI/YAML trainer section (reported, not fixed)."""
+    if ctx.setting.kind not in ("Trainer", "LightningCLI"):
         return
     for name in lightning.REMOVED_TRAINER_ARGUMENTS:
         argument = ctx.setting.arguments.get(name)
         if argument is not None:
-            edit = edits.remove_keyword(ctx.text, ctx.setting, name)
+            edit = edits.remove_keyword(ctx.text, ctx.setting, name) if ctx.setting.kind == "Trainer" else None
             yield Hit(argument.arg_span or argument.span, {"argument": name}, (edit,) if edit else ())
 
 
@@ -160,6 +162,30 @@ def suffixed_plugin_name(ctx: SettingContext) -> Iterator[Hit]:
         if call.short_name in lightning.SUFFIXED_PLUGINS and call.name.split(".")[0] in lightning.LIGHTNING_ROOTS:
             yield Hit(call.span, {"plugin": call.short_name,
                                   "replacement": lightning.SUFFIXED_PLUGINS[call.short_name]})
+
+
+@rule("PRC112", "setting")
+def precision_not_literal(ctx: SettingContext) -> Iterator[Hit]:
+    """No silent pass: a precision the scan cannot read (a name, an attribute, a call, **kwargs) is said so."""
+    setting, arg = ctx.setting, ctx.setting.precision
+    if setting.literals or (arg is not None and arg.static and arg.value is None):
+        return
+    if arg is not None:
+        yield Hit(arg.span, {"what": f"precision={arg.text} is not a literal", "kind": setting.kind})
+    elif setting.has_star_kwargs and setting.kind in ("Trainer", "Fabric"):
+        yield Hit(setting.span, {"what": "precision may come from **kwargs", "kind": setting.kind})
+
+
+@rule("PRC310", "setting")
+def bnb_invalid_mode(ctx: SettingContext) -> Iterator[Hit]:
+    for call in ctx.setting.plugin_calls:
+        mode = call.arguments.get("mode")
+        if (not call.short_name.startswith("BitsandbytesPrecision") or mode is None or not mode.static
+                or not isinstance(mode.value, str) or mode.value in lightning.BNB_MODES):
+            continue
+        closest = next(iter(difflib.get_close_matches(mode.value, lightning.BNB_MODES, 1, 0.5)), None)
+        values = {"mode": mode.text, "closest": closest or "one of " + ", ".join(lightning.BNB_MODES)}
+        yield Hit(mode.span, values, _replace_literal(mode, closest) if closest else ())
 
 
 def setting_findings(setting: Setting, text: str, catalogue: Catalogue, torch_name: str | None = None,

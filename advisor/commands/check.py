@@ -1,17 +1,23 @@
-"""`prec-advisor check`: the static checker's command line."""
+"""`prec-advisor check`: the static checker's command line.
+
+`run` reads the argparse namespace once into a `CheckRequest`; `execute` then runs the
+stages in order (config -> scan -> judge -> fix / report / validate). Nothing below this
+layer sees the namespace: the API, the engine and the fixer get plain values.
+"""
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from advisor import api
 from advisor.catalogue import CatalogueError
 from advisor.commands import output
-from advisor.config import FAIL_LEVELS, ConfigError, discover
+from advisor.config import FAIL_LEVELS, Config, ConfigError, discover
 from advisor.scan import sourcefile
-from advisor.userpaths import project_roots
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -40,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-level", choices=FAIL_LEVELS, help="lowest severity that makes the exit status 1")
     parser.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-    parser.add_argument("--config", type=Path, help="pyproject.toml to read instead of the nearest one")
+    parser.add_argument("--config", dest="config_file", type=Path,
+                        help="pyproject.toml to read instead of the nearest one")
     parser.add_argument("--no-cache", action="store_true",
                         help="scan every file again: do not read or write the per-file cache "
                              "($PREC_ADVISOR_CACHE_DIR, default ~/.cache/prec-advisor)")
@@ -63,38 +70,157 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trace-timeout", type=float, default=120.0, help="seconds per traced script (default 120)")
 
 
-def _config(args):
-    start = Path(args.paths[0]) if args.paths and args.paths[0] != "-" else Path.cwd()
-    config = discover(start if start.exists() else Path.cwd(), args.config)
-    return config.with_overrides(
-        select=args.select, ignore=args.ignore if args.ignore is None else config.ignore + args.ignore,
-        extend_select=args.extend_select, exclude=args.exclude, fail_level=args.fail_level,
-        extend_exclude=None if args.extend_exclude is None else config.extend_exclude + args.extend_exclude,
-        target_gpu=args.gpu, devices=args.devices,
+@dataclass(frozen=True)
+class CheckRequest:
+    """One `check` run as the user asked for it (field names are the argparse destinations)."""
+
+    paths: tuple[str, ...]
+    stdin_filename: str | None = None
+    # selection and configuration (None: what the config file says)
+    select: tuple | None = None
+    extend_select: tuple | None = None
+    ignore: tuple | None = None
+    exclude: tuple | None = None
+    extend_exclude: tuple | None = None
+    fail_level: str | None = None
+    config_file: Path | None = None
+    jobs: int | None = None
+    no_cache: bool = False
+    # the hardware target
+    gpu: str | None = None
+    detect: bool = False
+    devices: int | None = None
+    # fixing, tracing, validating
+    fix: bool = False
+    diff: bool = False
+    unsafe_fixes: bool = False
+    validate: bool = False
+    trace: bool = False
+    model: str | None = None
+    trace_timeout: float = 120.0
+    # the report
+    format: str = "text"
+    color: str = "auto"
+    show_source: bool = False
+    statistics: bool = False
+    quiet: bool = False
+    exit_zero: bool = False
+
+    @classmethod
+    def from_namespace(cls, args: argparse.Namespace) -> CheckRequest:
+        values = {f.name: getattr(args, f.name) for f in fields(cls)}
+        return cls(**{**values, "paths": tuple(args.paths)})
+
+    @property
+    def reads_stdin(self) -> bool:
+        return self.paths == ("-",)
+
+    @property
+    def fixes(self) -> bool:
+        return self.fix or self.diff
+
+
+def run(args: argparse.Namespace) -> int:
+    return execute(CheckRequest.from_namespace(args))
+
+
+def execute(request: CheckRequest) -> int:
+    """config -> scan -> judge -> fix / report / validate; the exit status."""
+    try:
+        checker = api.Checker.create(*_config_and_target(request), use_cache=not request.no_cache)
+        source = _read_stdin(request) if request.reads_stdin else None
+    except (ConfigError, CatalogueError, ValueError, sourcefile.InputError) as exc:  # UnknownGpu is a ValueError
+        print(f"prec-advisor: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    stdin = (source.path, source.text) if source is not None else None
+    results = checker.scan(list(request.paths), stdin, request.jobs)
+    traced = _trace(checker, request, results) if request.trace else []
+    judge = functools.partial(checker.judge, extra_ops=[site for t in traced for site in t.ops])
+    if source is not None and request.fixes:
+        return _fix_stdin(checker, results, request, source, judge)
+    report = judge(results)
+    fix_exit = EXIT_OK
+    if request.fixes:
+        from advisor.fix import fixer
+        recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
+        recommended = checker.target is not None and (not request.validate or _validated(report, request))
+        outcome = fixer.apply(report, recheck, "diff" if request.diff else "fix", request.unsafe_fixes, recommended,
+                              sys.stdout, sys.stderr, checker.config.fail_level)
+        if request.diff:
+            return outcome.exit_code
+        report, fix_exit = outcome.report, outcome.exit_code
+    return _report(request, checker, report, traced, fix_exit)
+
+
+def _config_and_target(request: CheckRequest) -> tuple[Config, object]:
+    """The config file merged with the command line, and the GPU to advise for
+    (--gpu / target-gpu by name, or --detect on this machine; None without one)."""
+    start = Path(request.paths[0]) if request.paths and not request.reads_stdin else Path.cwd()
+    config = discover(start if start.exists() else Path.cwd(), request.config_file)
+    config = config.with_overrides(
+        select=request.select, extend_select=request.extend_select, exclude=request.exclude,
+        ignore=None if request.ignore is None else config.ignore + request.ignore,
+        extend_exclude=None if request.extend_exclude is None else config.extend_exclude + request.extend_exclude,
+        fail_level=request.fail_level, target_gpu=request.gpu, devices=request.devices,
     )
-
-
-def _target(args, config):
-    """The GPU to advise for: --gpu / target-gpu by name, or --detect on this machine."""
     if config.target_gpu:
         from advisor.hardware.table import lookup
-        return lookup(config.target_gpu)
-    if args.detect:
+        return config, lookup(config.target_gpu)
+    if request.detect:
         from advisor.hardware.detect import detect
-        return detect().target()
-    return None
+        return config, detect().target()
+    return config, None
 
 
-def _trace_scripts(args) -> list[str]:
+def _trace(checker: api.Checker, request: CheckRequest, results) -> list:
+    """--trace: the scripts' models traced in a child, placed in the user's project."""
+    from advisor.userpaths import project_roots
+    roots = project_roots(list(request.paths), checker.config.root)
+    return checker.trace(_trace_scripts(request), request.model, request.trace_timeout, results, roots)
+
+
+def _read_stdin(request: CheckRequest) -> sourcefile.SourceFile:
+    """The code piped in, decoded as a file is (BOM, coding cookie, NUL bytes), not by the locale.
+
+    An input that cannot be decoded is a one-line error; with --fix its bytes
+    still go back to stdout unchanged, so an editor piping its buffer keeps it.
+    """
+    raw = sys.stdin.buffer.read()
+    try:
+        return sourcefile.decode(request.stdin_filename or "-", raw)
+    except sourcefile.InputError:
+        if request.fix and not request.diff:
+            sys.stdout.buffer.write(raw)
+        raise
+
+
+def _trace_scripts(request: CheckRequest) -> list[str]:
     """Scripts to import for --trace: the .py files named on the command line (a folder is
     not imported wholesale), or the file a `--model file.py:Name` names."""
-    scripts = [p for p in args.paths if p.endswith(".py") and Path(p).is_file()]
-    if not scripts and args.model and ".py:" in args.model:
-        scripts = [args.model.split(".py:", 1)[0] + ".py"]
+    scripts = [p for p in request.paths if p.endswith(".py") and Path(p).is_file()]
+    if not scripts and request.model and ".py:" in request.model:
+        scripts = [request.model.split(".py:", 1)[0] + ".py"]
     return scripts
 
 
-def _validated(report, args) -> bool:
+def _fix_stdin(checker: api.Checker, results, request: CheckRequest, source: sourcefile.SourceFile, judge) -> int:
+    """`-` with --fix/--diff: the fixed text (or its diff) goes to stdout, like ruff."""
+    from advisor.fix import fixer
+    recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
+    plan = fixer.plan_fixes(judge(results), recheck, request.unsafe_fixes, checker.target is not None,
+                            {source.path: source})
+    state = plan.files.get(source.path)
+    changed = state is not None and state.changed
+    if request.diff:
+        sys.stdout.write(fixer.unified_diff(state) if changed else "")
+        return EXIT_FINDINGS if changed else EXIT_OK
+    sys.stdout.flush()
+    sys.stdout.buffer.write(sourcefile.encode(source, state.text) if changed else source.raw)
+    failed = plan.report.failed(checker.config.fail_level) and not request.exit_zero
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _validated(report, request: CheckRequest) -> bool:
     """True when every script with a recommended fix trains fine under the recommended precision."""
     from advisor.validate import ValidationError, validate_candidates
     precision = report.recommendation.precision if report.recommendation is not None else None
@@ -105,7 +231,7 @@ def _validated(report, args) -> bool:
                   file=sys.stderr)
             return False
         try:
-            result = validate_candidates(script, [precision], model=args.model)
+            result = validate_candidates(script, [precision], model=request.model)
         except ValidationError as exc:
             print(f"prec-advisor: {script}: validation could not run ({exc}); recommended fixes not applied",
                   file=sys.stderr)
@@ -118,91 +244,29 @@ def _validated(report, args) -> bool:
     return True
 
 
-def _render(args, report, catalogue, out, models=None) -> None:
-    if args.format == "json":
-        output.render_json(report, out, models)
-    elif args.format == "sarif":
-        output.render_sarif(report, catalogue, out)
-    elif args.format == "github":
-        output.render_github(report, out)
-    else:
-        color = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
-        output.render_text(report, out, color=color, show_source=args.show_source, statistics=args.statistics,
-                           quiet=args.quiet, models=models)
-
-
-def _read_stdin(args) -> sourcefile.SourceFile:
-    """The code piped in, decoded as a file is (BOM, coding cookie, NUL bytes), not by the locale.
-
-    An input that cannot be decoded is a one-line error; with --fix its bytes
-    still go back to stdout unchanged, so an editor piping its buffer keeps it.
-    """
-    raw = sys.stdin.buffer.read()
-    try:
-        return sourcefile.decode(args.stdin_filename or "-", raw)
-    except sourcefile.InputError:
-        if args.fix and not args.diff:
-            sys.stdout.buffer.write(raw)
-        raise
-
-
-def _fix_stdin(checker, results, args, source: sourcefile.SourceFile, judge) -> int:
-    """`-` with --fix/--diff: the fixed text (or its diff) goes to stdout, like ruff."""
-    from advisor.fix import fixer
-    recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
-    plan = fixer.plan_fixes(judge(results), recheck, args.unsafe_fixes, checker.target is not None,
-                            {source.path: source})
-    state = plan.files.get(source.path)
-    if args.diff:
-        sys.stdout.write(fixer.unified_diff(state) if state and state.changed else "")
-        return EXIT_FINDINGS if state and state.changed else EXIT_OK
-    sys.stdout.flush()
-    sys.stdout.buffer.write(sourcefile.encode(source, state.text) if state and state.changed else source.raw)
-    return EXIT_FINDINGS if plan.report.failed(checker.config.fail_level) and not args.exit_zero else EXIT_OK
-
-
-def run(args) -> int:
-    try:
-        config = _config(args)
-        target = _target(args, config)
-        checker = api.Checker.create(config, target, use_cache=not args.no_cache)
-    except (ConfigError, CatalogueError, ValueError) as exc:  # hardware.UnknownGpu names the closest GPUs
-        print(f"prec-advisor: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    try:
-        source = _read_stdin(args) if args.paths == ["-"] else None
-    except sourcefile.InputError as exc:
-        print(f"prec-advisor: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    stdin = (source.path, source.text) if source is not None else None
-    results = checker.scan(args.paths, stdin, args.jobs)
-    traced = checker.trace(_trace_scripts(args), args.model, args.trace_timeout, results,
-                           project_roots(args.paths, config.root)) if args.trace else []
-    extra_ops = [site for t in traced for site in t.ops]
-    judge = lambda fresh: checker.judge(fresh, extra_ops)  # noqa: E731 - --fix passes re-judge the same way
-    if stdin is not None and (args.fix or args.diff):
-        return _fix_stdin(checker, results, args, source, judge)
-    report = judge(results)
-    fix_exit = EXIT_OK
-    if args.fix or args.diff:
-        from advisor.fix import fixer
-        recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
-        recommended = target is not None and (not args.validate or _validated(report, args))
-        outcome = fixer.apply(report, recheck, "diff" if args.diff else "fix", args.unsafe_fixes, recommended,
-                              sys.stdout, sys.stderr, config.fail_level)
-        if args.diff:
-            return outcome.exit_code
-        report, fix_exit = outcome.report, outcome.exit_code
+def _report(request: CheckRequest, checker: api.Checker, report, traced: list, fix_exit: int) -> int:
+    """Print the report in the asked format; the exit status."""
     trace_errors = [error for t in traced for error in t.errors]
     report.errors += len(trace_errors)  # a model that could not be traced is an input we could not check
-    _render(args, report, checker.catalogue, sys.stdout, [m for t in traced for m in t.models] if args.trace else None)
+    out, models = sys.stdout, [m for t in traced for m in t.models] if request.trace else None
+    if request.format == "json":
+        output.render_json(report, out, models)
+    elif request.format == "sarif":
+        output.render_sarif(report, checker.catalogue, out)
+    elif request.format == "github":
+        output.render_github(report, out)
+    else:
+        color = request.color == "always" or (request.color == "auto" and out.isatty()
+                                              and not os.environ.get("NO_COLOR"))
+        output.render_text(report, out, color=color, show_source=request.show_source,
+                           statistics=request.statistics, quiet=request.quiet, models=models)
     for finding in report.findings:
-        if finding.code == "PRC001" and args.format != "text":
+        if finding.code == "PRC001" and request.format != "text":
             print(f"{finding.path}:{finding.line}: error: {finding.message}", file=sys.stderr)
     for error in trace_errors:
         print(f"prec-advisor: error: {error}", file=sys.stderr)
     if report.errors or fix_exit == EXIT_ERROR or trace_errors:
         return EXIT_ERROR
-    if report.failed(config.fail_level) and not args.exit_zero:
+    if report.failed(checker.config.fail_level) and not request.exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK

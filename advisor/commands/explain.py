@@ -35,8 +35,10 @@ def _example_block(example: Example) -> str:
     needs = [f"--gpu {options['gpu']}"] if "gpu" in options else []
     if "params" in options:
         linear = options.get("linear_params", 0)
+        trainable = options.get("trainable_params")
         needs.append(f"--trace of a model with {_count(options['params'])} parameters, "
-                     f"{_count(linear) if linear else 'none'} in nn.Linear")
+                     f"{_count(linear) if linear else 'none'} in nn.Linear"
+                     + (f", {_count(trainable)} trainable" if trainable is not None else ""))
     comment = f"  # with {'; '.join(needs)}" if needs else ""
     return f"```python\n{example.code.rstrip()}{comment}\n```"
 

@@ -114,8 +114,7 @@ def _summary_lines(report: Report, out: TextIO) -> None:
         out.write(f"All checks passed ({info['files']} file{'s' if info['files'] != 1 else ''}).\n")
     if report.recommendation is not None:
         rec = report.recommendation
-        out.write(f"Recommendation: precision=\"{rec.precision}\""
-                  + (f" with {rec.plugin}" if getattr(rec, "plugin", None) else "") + "\n")
+        out.write(rec.headline() + "\n")
         for reason in rec.reasons:
             out.write(f"  - {reason}\n")
 

@@ -10,10 +10,10 @@ from functools import cached_property
 from advisor.catalogue import Catalogue
 
 # A file can hold a setting only if it names a Lightning entry point and passes something a setting
-# rule reads; `# noqa: PRC...` comments are read (for PRC002) wherever they are.
+# rule reads (`**cfg` may hold the precision: PRC112), or constructs one (listed in `settings` even
+# without precision=), or subclasses one; noqa comments naming PRC codes are read (for PRC002) wherever they are.
 SETTING_NAMES = frozenset({"Trainer", "Fabric", "LightningCLI", "LightningLite"})
-# ... or constructs one (listed in `settings` even without precision=), or subclasses one
-SETTING_TEXT = re.compile(r"precision\s*=|precision['\"]\s*:|Precision\w*\s*\(|\bamp_(?:backend|level)\b"
+SETTING_TEXT = re.compile(r"precision\s*=|precision['\"]\s*:|Precision\w*\s*\(|\bamp_(?:backend|level)\b|\*\*[A-Za-z_]"
                           r"|\b(?:Trainer|Fabric|LightningCLI|LightningLite)\s*\(|^\s*class\s+\w+\s*\([^)]*"
                           r"\b(?:Trainer|Fabric|LightningLite)\b", re.M)
 NOQA_TRIGGER = r"noqa:[^\n]*PRC"

@@ -20,6 +20,7 @@ from advisor.scan.noqa import noqa_lines
 from advisor.scan.op_recorder import OpRecorder
 from advisor.scan.opindex import IDENTIFIER_RE, OpIndex
 from advisor.scan.setting_recorder import SettingRecorder
+from advisor.scan.training_recorder import TrainingRecorder
 from advisor.scan.walk import Positions, Walk, walk
 
 BOOL_OPERANDS_MAX = 1000  # libcst nests one level per `and`/`or`: about 7,000 overflow an 8 MB stack
@@ -62,7 +63,7 @@ def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset =
         return facts, None, None
     module = cst.parse_module(text)
     state = Walk(path, module, facts, index.aliases, index.setting_classes)
-    recorders = [SettingRecorder(state), OpRecorder(state, index), CallRecorder(state)]
+    recorders = [SettingRecorder(state), OpRecorder(state, index), CallRecorder(state), TrainingRecorder(state)]
     walk(module, state, [*recorders, *(make(state) for make in companions)])
     positions = Positions(module, tree, text)
     _place_all(state, positions)

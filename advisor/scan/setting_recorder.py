@@ -83,7 +83,7 @@ class SettingRecorder(Recorder):
 
     def _precision(self, setting: Setting, value: cst.BaseExpression) -> None:
         walk = self.walk
-        leaves = branches(value)
+        leaves = [walk.bound_value(leaf) for leaf in branches(walk.bound_value(value))]
         literals = [literal(leaf, walk.qualify) for leaf in leaves]
         if any(v is NOT_STATIC or (isinstance(v, str) and "." in v and v not in lightning.VALID_PRECISIONS)
                for v in literals):

@@ -172,6 +172,9 @@ class Walk:
         self.functions: list[Function] = []
         self.statements: list[cst.CSTNode] = []
         self.assigned_calls: list[dict[str, cst.Call]] = [{}]
+        # name -> the expression it was bound to: module constants, then per open function its
+        # parameter defaults (None once a name is bound twice: its value is no longer known)
+        self.bindings: list[dict[str, cst.BaseExpression | None]] = [{}]
         self.autocast_off = 0  # depth of open `autocast(enabled=False)` blocks
         self.branch_depth = 0  # open if/for/while/try blocks: an assignment there may not run
         self.call_ordinal = -1  # of the call being visited, in source order
@@ -205,6 +208,15 @@ class Walk:
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
+
+    def bound_value(self, node: cst.BaseExpression) -> cst.BaseExpression:
+        """A name's single bound expression (a module constant or a parameter default), else the node."""
+        if not isinstance(node, cst.Name):
+            return node
+        for scope in reversed(self.bindings):
+            if node.value in scope:
+                return scope[node.value] or node
+        return node
 
     def setting_kind(self, qualified: str | None) -> tuple[str | None, bool]:
         """(kind, is 1.x Lite) of a class called or subclassed, from its qualified name."""
@@ -262,6 +274,9 @@ class _Enter(Recorder):
                 walk.assigned_calls[-1][target.value] = value
             if target.value == "__all__" and not walk.functions and not walk.classes:
                 walk.facts.all_names = _static_names(value)
+            if not walk.classes or walk.functions:
+                scope = walk.bindings[-1]
+                scope[target.value] = None if target.value in scope else value
         elif (isinstance(target, cst.Attribute) and walk.is_self(target.value) and isinstance(value, cst.Call)):
             callee = walk.qualify(value.func) or _local(walk, value.func)
             if callee:  # `self.criterion = nn.BCELoss()`: calls of self.criterion run that class
@@ -302,6 +317,9 @@ class _Enter(Recorder):
         function = Function(qualname, context, walk.facts.functions[qualname], branch_depth=walk.branch_depth)
         function.dtypes.start(node.params)
         walk.functions.append(function)
+        params = node.params
+        walk.bindings.append({param.name.value: param.default for param in
+                              (*params.posonly_params, *params.params, *params.kwonly_params)})
 
     def visit_With(self, node: cst.With) -> None:
         walk = self.walk
@@ -341,6 +359,7 @@ class _Leave(Recorder):
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         walk = self.walk
+        walk.bindings.pop()
         walk.scopes.pop()
         walk.assigned_calls.pop()
         walk.functions.pop()
