@@ -73,7 +73,8 @@ class Checker:
         fp32_ops = [op for f in report.facts for op in f.ops if (op.path, op.span.line) in reported]
         optimizer, init_module = from_facts(report.facts)
         recommendation = recommend(self.target, report.settings, fp32_ops, self.census, devices=self.config.devices,
-                                   optimizer=optimizer, init_module=init_module)
+                                   optimizer=optimizer, init_module=init_module, te_available=_te_importable(),
+                                   config={"memory-headroom": self.config.memory_headroom, "task": self.config.task})
         noqa = {f.path: f.noqa for f in report.facts}
         extra = hardware_findings(report.settings, self.target, recommendation, self.catalogue, self.census, noqa)
         capability = self.target.compute_capability if self.target.kind == "cuda" else None
@@ -94,6 +95,12 @@ def _rules_fingerprint(catalogue: Catalogue, index: OpIndex) -> str:
             texts.append("")
     triggers = index.triggers
     return repr((texts, sorted(triggers.words), sorted(triggers.regexes), sorted(triggers.prefixes)))
+
+
+def _te_importable() -> bool:
+    """Whether transformer_engine is installed (looked up, never imported: no torch here)."""
+    import importlib.util
+    return importlib.util.find_spec("transformer_engine") is not None
 
 
 def check(paths: list[str], config: Config | None = None, *, stdin: tuple | None = None,

@@ -143,7 +143,8 @@ def execute(request: CheckRequest) -> int:
     if request.fixes:
         from advisor.fix import fixer
         recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
-        recommended = checker.target is not None and (not request.validate or _validated(report, request))
+        recommended = checker.target is not None and (
+            not request.validate or _validated(report, request, checker.target))
         outcome = fixer.apply(report, recheck, "diff" if request.diff else "fix", request.unsafe_fixes, recommended,
                               sys.stdout, sys.stderr, checker.config.fail_level)
         if request.diff:
@@ -220,8 +221,8 @@ def _fix_stdin(checker: api.Checker, results, request: CheckRequest, source: sou
     return EXIT_FINDINGS if failed else EXIT_OK
 
 
-def _validated(report, request: CheckRequest) -> bool:
-    """True when every script with a recommended fix trains fine under the recommended precision."""
+def _validated(report, request: CheckRequest, target) -> bool:
+    """True when every script with a recommended fix trains fine under exactly the recommended precision."""
     from advisor.validate import ValidationError, validate_candidates
     precision = report.recommendation.precision if report.recommendation is not None else None
     scripts = sorted({f.path for f in report.findings if f.fix and f.fix.applicability == "recommended"})
@@ -231,15 +232,17 @@ def _validated(report, request: CheckRequest) -> bool:
                   file=sys.stderr)
             return False
         try:
-            result = validate_candidates(script, [precision], model=request.model)
+            result = validate_candidates(script, [precision], model=request.model, target=target)
         except ValidationError as exc:
             print(f"prec-advisor: {script}: validation could not run ({exc}); recommended fixes not applied",
                   file=sys.stderr)
             return False
         entry = next(c for c in result["candidates"] if c["precision"] == precision)
-        verdict = "passed" if entry["passed"] else f"failed ({entry['reason']})"
+        exact = entry["passed"] and entry["effective_precision"] == precision  # never a fallback's pass
+        verdict = "passed" if exact else f"failed ({entry['reason']})" if entry["status"] == "fail" else entry["reason"]
         print(f"prec-advisor: {script}: {precision} {verdict} on {result['hardware']['name']}", file=sys.stderr)
-        if not entry["passed"]:
+        if not exact:
+            print(f"prec-advisor: {script}: recommended fixes not applied", file=sys.stderr)
             return False
     return True
 
