@@ -35,7 +35,6 @@ from advisor.config import Config
 from advisor.facts import Argument, FileFacts, Literal, PluginCall, Setting, Span
 from advisor.hardware.detect import detect
 from advisor.hardware.recommend import recommend
-from advisor.scan.opindex import OpIndex
 from advisor.trace import census, dispatch
 from advisor.trace.api import add_to_facts, op_sites
 from advisor.userpaths import is_user_file
@@ -118,7 +117,6 @@ class AdvisorHooks:
         self.findings: list = []  # the Findings reported, for programs and tests
         self.report_path: str | None = None
         self._catalogue = load_catalogue()
-        self._index = OpIndex.build(self._catalogue)
         self._setting = self._target = self._counted = self._facts = self._recorder = None
         self._raw: list = []
         self._steps_seen = 0
@@ -181,7 +179,7 @@ class AdvisorHooks:
         facts = add_to_facts([FileFacts(path=self._setting.path, settings=[self._setting])], sites)
         report = engine.Report(files_checked=len(facts))
         report.facts, report.settings = facts, [self._setting]
-        found = op_findings(facts, self._catalogue, self._index, {})
+        found = op_findings(facts, self._catalogue, {})
         fp32_ops = [s for s in sites if any(f.path == s.path and f.line == s.span.line for f in found)]
         advice = recommend(self._target, [self._setting], fp32_ops, self._counted,
                            devices=self._facts["devices"])

@@ -48,7 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     parser.add_argument("--config", dest="config_file", type=Path,
                         help="pyproject.toml to read instead of the nearest one")
-    parser.add_argument("--no-cache", action="store_true", help="accepted for compatibility: results are not cached")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="scan every file again: do not read or write the per-file cache "
+                             "($PREC_ADVISOR_CACHE_DIR, default ~/.cache/prec-advisor)")
     parser.add_argument("--jobs", "-j", type=int, help="worker processes (default: one per CPU)")
     parser.add_argument("--gpu", help="advise for this GPU (e.g. a100-80gb, t4, h100); see `prec-advisor env`")
     parser.add_argument("--detect", action="store_true", help="advise for the GPU detected on this machine")
@@ -83,6 +85,7 @@ class CheckRequest:
     fail_level: str | None = None
     config_file: Path | None = None
     jobs: int | None = None
+    no_cache: bool = False
     # the hardware target
     gpu: str | None = None
     detect: bool = False
@@ -124,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
 def execute(request: CheckRequest) -> int:
     """config -> scan -> judge -> fix / report / validate; the exit status."""
     try:
-        checker = api.Checker.create(*_config_and_target(request))
+        checker = api.Checker.create(*_config_and_target(request), use_cache=not request.no_cache)
         source = _read_stdin(request) if request.reads_stdin else None
     except (ConfigError, CatalogueError, ValueError, sourcefile.InputError) as exc:  # UnknownGpu is a ValueError
         print(f"prec-advisor: error: {exc}", file=sys.stderr)
