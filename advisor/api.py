@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from advisor import engine
-from advisor.catalogue import Catalogue, load_catalogue
+from advisor.catalogue import Catalogue, builtin_rules_dir, load_catalogue
 from advisor.checks import amp as amp_rules
 from advisor.config import Config
 from advisor.engine import FileResult, Report
 from advisor.facts import ModelCensus
+from advisor.scan.cache import FileCache, default_folder
 from advisor.scan.opindex import OpIndex
 
 # With a target, a call without precision= matters too, and so do what the memory model reads.
@@ -28,17 +30,20 @@ class Checker:
     index: OpIndex
     target: object = None  # an advisor.hardware.table.Gpu: turns on the hardware rules and the recommendation
     census: ModelCensus | None = None  # from --trace: sizes the quantization advice
+    cache: FileCache | None = None  # per-file results of earlier runs (the CLI's default; --no-cache)
 
     @classmethod
-    def create(cls, config: Config | None = None, target=None, census: ModelCensus | None = None) -> Checker:
+    def create(cls, config: Config | None = None, target=None, census: ModelCensus | None = None,
+               use_cache: bool = False) -> Checker:
         config = config or Config()
         catalogue = load_catalogue(config.extra_rules)
         index = OpIndex.build(catalogue, (TARGET_TRIGGERS if target is not None else ()) + amp_rules.TRIGGERS,
                               (amp_rules.HALF_CALL,))
-        return cls(config, catalogue, index, target, census)
+        cache = FileCache(default_folder(), _rules_fingerprint(catalogue, index)) if use_cache else None
+        return cls(config, catalogue, index, target, census, cache)
 
     def scan(self, paths: list[str], stdin: tuple | None = None, jobs: int | None = None) -> list[FileResult]:
-        return engine.run(paths, self.config, self.catalogue, self.index, jobs=jobs, stdin=stdin)
+        return engine.run(paths, self.config, self.catalogue, self.index, jobs=jobs, stdin=stdin, cache=self.cache)
 
     def trace(self, scripts: list[str], model: str | None = None, timeout: float = 120.0,
               results: list[FileResult] = (), roots: list | None = None) -> list:
@@ -68,7 +73,8 @@ class Checker:
         fp32_ops = [op for f in report.facts for op in f.ops if (op.path, op.span.line) in reported]
         optimizer, init_module = from_facts(report.facts)
         recommendation = recommend(self.target, report.settings, fp32_ops, self.census, devices=self.config.devices,
-                                   optimizer=optimizer, init_module=init_module)
+                                   optimizer=optimizer, init_module=init_module, te_available=_te_importable(),
+                                   config={"memory-headroom": self.config.memory_headroom, "task": self.config.task})
         noqa = {f.path: f.noqa for f in report.facts}
         extra = hardware_findings(report.settings, self.target, recommendation, self.catalogue, self.census, noqa)
         capability = self.target.compute_capability if self.target.kind == "cuda" else None
@@ -76,6 +82,25 @@ class Checker:
         engine.add_findings(report, extra, self.config)
         report.recommendation = recommendation
         return report
+
+
+def _rules_fingerprint(catalogue: Catalogue, index: OpIndex) -> str:
+    """What per-file results depend on besides the file: every rule file's text and the pre-filter's words."""
+    origins = sorted({rule.origin for rule in catalogue} | set(map(str, builtin_rules_dir().glob("*.toml"))))
+    texts = []
+    for origin in origins:
+        try:
+            texts.append(Path(origin).read_text(encoding="utf-8"))
+        except OSError:
+            texts.append("")
+    triggers = index.triggers
+    return repr((texts, sorted(triggers.words), sorted(triggers.regexes), sorted(triggers.prefixes)))
+
+
+def _te_importable() -> bool:
+    """Whether transformer_engine is installed (looked up, never imported: no torch here)."""
+    import importlib.util
+    return importlib.util.find_spec("transformer_engine") is not None
 
 
 def check(paths: list[str], config: Config | None = None, *, stdin: tuple | None = None,

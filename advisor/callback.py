@@ -35,7 +35,6 @@ from advisor.config import Config
 from advisor.facts import Argument, FileFacts, Literal, PluginCall, Setting, Span
 from advisor.hardware.detect import detect
 from advisor.hardware.recommend import recommend
-from advisor.scan.opindex import OpIndex
 from advisor.trace import census, dispatch
 from advisor.trace.api import add_to_facts, op_sites
 from advisor.userpaths import is_user_file
@@ -78,16 +77,20 @@ def _plugin_call(plugin, span: Span) -> PluginCall | None:
 
 def run_setting(trainer, path: str, line: int) -> Setting:
     """The Trainer's real precision, plugin, accelerator, devices and strategy as a Setting fact."""
-    span = Span(line, 1, line, 1)
-    precision = str(trainer.precision)
-    call = _plugin_call(trainer.precision_plugin, span)
     accelerator = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
+    return setting_of(str(trainer.precision), trainer.precision_plugin, "gpu" if accelerator == "cuda" else accelerator,
+                      trainer.num_devices, type(trainer.strategy).__name__, path, line)
+
+
+def setting_of(precision: str, plugin, accelerator: str, devices: int, strategy: str, path: str, line: int) -> Setting:
+    """A Setting as the scanner records a `Trainer(...)` call, from the live values."""
+    span = Span(line, 1, line, 1)
+    call = _plugin_call(plugin, span)
     return Setting(kind="Trainer", path=path, callee="lightning.pytorch.Trainer", span=span, call_span=span,
                    precision=Argument("precision", repr(precision), span, precision, True),
                    literals=(Literal(precision, repr(precision), span),), normalized=lightning.normalize(precision),
                    plugins=[call.name] if call else [], plugin_calls=[call] if call else [],
-                   accelerator="gpu" if accelerator == "cuda" else accelerator, devices=str(trainer.num_devices),
-                   strategy=STRATEGY_NAMES.get(type(trainer.strategy).__name__, type(trainer.strategy).__name__))
+                   accelerator=accelerator, devices=str(devices), strategy=STRATEGY_NAMES.get(strategy, strategy))
 
 
 def run_facts(trainer, module, counted, target) -> dict:
@@ -114,7 +117,6 @@ class AdvisorHooks:
         self.findings: list = []  # the Findings reported, for programs and tests
         self.report_path: str | None = None
         self._catalogue = load_catalogue()
-        self._index = OpIndex.build(self._catalogue)
         self._setting = self._target = self._counted = self._facts = self._recorder = None
         self._raw: list = []
         self._steps_seen = 0
@@ -177,7 +179,7 @@ class AdvisorHooks:
         facts = add_to_facts([FileFacts(path=self._setting.path, settings=[self._setting])], sites)
         report = engine.Report(files_checked=len(facts))
         report.facts, report.settings = facts, [self._setting]
-        found = op_findings(facts, self._catalogue, self._index, {})
+        found = op_findings(facts, self._catalogue, {})
         fp32_ops = [s for s in sites if any(f.path == s.path and f.line == s.span.line for f in found)]
         advice = recommend(self._target, [self._setting], fp32_ops, self._counted,
                            devices=self._facts["devices"])

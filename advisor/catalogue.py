@@ -29,6 +29,7 @@ RULE_KEYS = {
 PATTERN_KEYS = {"function", "method", "module", "subclass", "aten", "keyword", "position", "equals", "in", "not_in",
                 "above", "below", "default", "op"}
 FIX_KINDS = ("none",) + APPLICABILITIES
+SETTING_KINDS = ("Trainer", "Fabric")
 EXAMPLE_OPTIONS = {"gpu", "params", "linear_params", "trainable_params"}
 
 
@@ -109,6 +110,7 @@ class Rule:
 class Catalogue:
     rules: dict[str, Rule] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    setting_classes: dict[str, str] = field(default_factory=dict)  # third-party Trainer/Fabric subclasses -> kind
 
     def __getitem__(self, code: str) -> Rule:
         return self.rules[code]
@@ -229,7 +231,7 @@ def load_file(path: Path, catalogue: Catalogue) -> None:
         raise CatalogueError(f"{path}: cannot read rule file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError(f"{path}: invalid TOML: {exc}") from None
-    unknown = set(data) - {"rule", "aliases"}
+    unknown = set(data) - {"rule", "aliases", "setting-classes"}
     if unknown:
         raise CatalogueError(f"{path}: unknown top-level key {sorted(unknown)[0]!r}")
     for raw in data.get("rule", []):
@@ -241,6 +243,10 @@ def load_file(path: Path, catalogue: Catalogue) -> None:
         catalogue.rules[rule.code] = rule
     for alias, canonical in data.get("aliases", {}).items():
         catalogue.aliases[alias] = canonical
+    for name, kind in data.get("setting-classes", {}).items():
+        if kind not in SETTING_KINDS:
+            raise CatalogueError(f"{path}: [setting-classes] {name!r} must be one of {', '.join(SETTING_KINDS)}")
+        catalogue.setting_classes[name] = kind
 
 
 @cache

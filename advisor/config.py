@@ -21,8 +21,23 @@ DEFAULT_EXCLUDES = (
     ".ipynb_checkpoints", ".prec-advisor-cache",
 )
 FAIL_LEVELS = ("error", "warning", "info")
+TASKS = ("train", "inference")
 LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "extra-rules")
-KNOWN_KEYS = set(LIST_KEYS) | {"per-file-ignores", "target-gpu", "devices", "fail-level", "target-versions"}
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# key -> (whether a value is valid, what it must be): one-value keys
+SCALAR_KEYS = {
+    "target-gpu": (lambda v: isinstance(v, str), 'a string such as "a100-80gb"'),
+    "devices": (lambda v: _number(v) and isinstance(v, int) and v >= 1, "a positive integer"),
+    "fail-level": (lambda v: v in FAIL_LEVELS, f"one of {', '.join(FAIL_LEVELS)}"),
+    "memory-headroom": (lambda v: _number(v) and 0 <= v < 1, "a number from 0 to below 1, such as 0.2"),
+    "task": (lambda v: v in TASKS, f"one of {', '.join(TASKS)}"),
+}
+KNOWN_KEYS = set(LIST_KEYS) | set(SCALAR_KEYS) | {"per-file-ignores", "target-versions"}
 VERSION_RE = re.compile(r"^[0-9]+(\.[0-9]+){0,2}$")
 
 
@@ -42,6 +57,8 @@ class Config:
     target_gpu: str | None = None
     devices: int | None = None  # devices the training run uses; default: what the Trainer says
     fail_level: str = "info"
+    memory_headroom: float = 0.2  # share of device memory kept for activations, CUDA context, fragmentation
+    task: str = "train"  # "inference" puts int8 first among the bitsandbytes modes
     target_versions: tuple = ()  # ((package, "1.13"), ...): the oldest versions fixes must run on
     root: Path | None = None  # folder of the pyproject.toml the config came from
     source: str | None = None
@@ -100,20 +117,13 @@ def load(path: Path) -> Config:
             raise ConfigError(f"{path}: [tool.prec-advisor] `per-file-ignores` must be a table of glob = [codes]")
         values["per_file_ignores"] = tuple((glob, _strings(path, f"per-file-ignores.{glob}", codes))
                                            for glob, codes in table.items())
-    if "target-gpu" in data:
-        if not isinstance(data["target-gpu"], str):
-            raise ConfigError(f"{path}: [tool.prec-advisor] `target-gpu` must be a string such as \"a100-80gb\"")
-        values["target_gpu"] = data["target-gpu"]
-    if "devices" in data:
-        if not isinstance(data["devices"], int) or isinstance(data["devices"], bool) or data["devices"] < 1:
-            raise ConfigError(f"{path}: [tool.prec-advisor] `devices` must be a positive integer")
-        values["devices"] = data["devices"]
     if "target-versions" in data:
         values["target_versions"] = _target_versions(path, data["target-versions"])
-    if "fail-level" in data:
-        if data["fail-level"] not in FAIL_LEVELS:
-            raise ConfigError(f"{path}: [tool.prec-advisor] `fail-level` must be one of {', '.join(FAIL_LEVELS)}")
-        values["fail_level"] = data["fail-level"]
+    for key, (valid, what) in SCALAR_KEYS.items():
+        if key in data:
+            if not valid(data[key]):
+                raise ConfigError(f"{path}: [tool.prec-advisor] `{key}` must be {what}")
+            values[key.replace("-", "_")] = data[key]
     return Config(**values)
 
 

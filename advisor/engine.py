@@ -16,7 +16,7 @@ import libcst as cst
 
 from advisor.catalogue import Catalogue
 from advisor.checks import amp as amp_rules
-from advisor.checks.project import op_findings
+from advisor.checks.project import Project, op_findings, wrapper_names
 from advisor.checks.settings import setting_findings
 from advisor.checks.tool import input_error_finding, noqa_findings
 from advisor.config import Config
@@ -24,6 +24,7 @@ from advisor.facts import FileFacts
 from advisor.findings import Finding
 from advisor.fix import safety
 from advisor.scan import files, sourcefile, yaml_settings
+from advisor.scan.cache import FileCache
 from advisor.scan.opindex import OpIndex
 from advisor.scan.scanner import scan
 
@@ -54,16 +55,25 @@ class Report:
         return any(SEVERITY_RANK[f.severity] >= threshold for f in self.findings if f.code != "PRC001")
 
 
-def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> FileResult:
-    """Scan one decoded file and apply the per-file rules."""
+def _amp_companion(path: str, text: str, made: list):
+    """The PRC4xx visitor, built on the scanner's walk state (kept in `made` for its judge)."""
+    def make(walk):
+        made.append(amp_rules.visitor_for(path, text, walk))
+        return made[-1]
+    return make
+
+
+def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex,
+                 names: frozenset = frozenset()) -> FileResult:
+    """Scan one decoded file and apply the per-file rules (`names`: project wrappers that make it worth parsing)."""
     result = FileResult(path)
     try:
-        amp_visitor = None
+        amp_visitors = []
         if yaml_settings.is_yaml(path):
-            facts, module = yaml_settings.scan_yaml(path, text), None
+            facts, module, positions = yaml_settings.scan_yaml(path, text), None, None
         else:
-            amp_visitor = amp_rules.visitor_for(path, text)
-            facts, module = scan(path, text, index, [amp_visitor] if amp_visitor else ())
+            companions = [_amp_companion(path, text, amp_visitors)] if amp_rules.TRIGGER_RE.search(text) else []
+            facts, module, positions = scan(path, text, index, companions, names)
     except cst.ParserSyntaxError as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
         error = sourcefile.InputError(path, exc.raw_line, f"cannot parse: {message}")
@@ -81,35 +91,52 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex) -> 
         result.error = input_error_finding(sourcefile.InputError(path, 1, reason.splitlines()[0]), catalogue)
         return result
     result.facts = facts
-    result.text = text if facts.ops else None
-    for setting in facts.settings:
+    result.text = text if _needs_text(facts) else None
+    for setting in (s for s in facts.settings if s.kind is not None):
         result.findings.extend(setting_findings(setting, text, catalogue, facts.imports_torch_as, facts.noqa))
     result.findings.extend(noqa_findings(facts, catalogue))
-    if amp_visitor is not None:
-        amp_findings, facts.amp = amp_rules.check_amp(path, text, catalogue, module, amp_visitor, facts.noqa)
+    if amp_visitors:
+        amp_findings, facts.amp = amp_rules.check_amp(path, text, catalogue, module, amp_visitors[0], facts.noqa,
+                                                     positions)
         result.findings.extend(amp_findings)
     return result
 
 
-def check_path(path: Path, display: str, catalogue: Catalogue, index: OpIndex) -> FileResult:
+def _needs_text(facts: FileFacts | None) -> bool:
+    """Op sites get FP32-region fixes, settings settled project-wide get setting fixes: both need the text."""
+    return facts is not None and (bool(facts.ops) or any(s.kind is None for s in facts.settings))
+
+
+def check_path(path: Path, display: str, catalogue: Catalogue, index: OpIndex,
+               cache: FileCache | None = None, names: frozenset = frozenset()) -> FileResult:
     try:
         source = sourcefile.read(path, display)
     except sourcefile.InputError as exc:
         return FileResult(display, error=input_error_finding(exc, catalogue))
-    return check_source(display, source.text, catalogue, index)
+    key = cache.key(display, source.raw, sorted(names)) if cache is not None else None
+    stored = cache.get(key) if key is not None else None
+    if stored is not None:
+        result = FileResult(display, **stored)
+        result.text = source.text if _needs_text(result.facts) else None
+        return result
+    result = check_source(display, source.text, catalogue, index, names)
+    if key is not None:
+        cache.put(key, {"facts": result.facts, "findings": result.findings, "error": result.error})
+    return result
 
 
 _WORKER_STATE: tuple = ()
 
 
 def _worker(item):
-    catalogue, index = _WORKER_STATE
-    return check_path(Path(item), item, catalogue, index)
+    catalogue, index, cache, names = _WORKER_STATE
+    return check_path(Path(item), item, catalogue, index, cache, names)
 
 
-def _scan_all(paths: list[str], catalogue: Catalogue, index: OpIndex, jobs: int) -> list[FileResult]:
+def _scan_all(paths: list[str], catalogue: Catalogue, index: OpIndex, jobs: int,
+              cache: FileCache | None = None, names: frozenset = frozenset()) -> list[FileResult]:
     global _WORKER_STATE
-    _WORKER_STATE = (catalogue, index)
+    _WORKER_STATE = (catalogue, index, cache, names)
     if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD or sys.platform != "linux":
         return [_worker(p) for p in paths]
     import multiprocessing  # only here: a run of a few files pays nothing for the pool's imports
@@ -148,12 +175,17 @@ def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, in
             add_to_facts,  # no torch: the tracing itself ran in a child process
         )
         facts = add_to_facts(facts, list(extra_ops))
-    report.settings = [s for f in facts for s in f.settings]
+    project = Project(facts, catalogue)
+    texts = {r.path: r.text for r in results if r.text is not None}
+    settings = project.settings()
+    report.settings = [setting for _, setting, _ in settings]
     report.facts = facts
     report.errors = sum(1 for r in results if r.error)
     findings = [f for r in results for f in r.findings] + [r.error for r in results if r.error]
-    add_findings(report, findings + op_findings(facts, catalogue, index, {r.path: r.text for r in results
-                                                                          if r.text is not None}), config)
+    for file, setting, settled_here in settings:  # Trainer subclasses other modules define
+        if settled_here and file.path in texts:
+            findings += setting_findings(setting, texts[file.path], catalogue, file.imports_torch_as, file.noqa)
+    add_findings(report, findings + op_findings(facts, catalogue, texts, report.settings, project), config)
     return report
 
 
@@ -166,11 +198,23 @@ def add_findings(report: Report, findings: list[Finding], config: Config) -> Non
 
 
 def run(paths: list[str], config: Config, catalogue: Catalogue, index: OpIndex, jobs: int | None = None,
-        stdin: tuple | None = None) -> list[FileResult]:
-    """Scan the given paths (or one stdin text as (display name, text)); the caller finalizes."""
+        stdin: tuple | None = None, cache: FileCache | None = None) -> list[FileResult]:
+    """Scan the given paths (or one stdin text as (display name, text)); the caller finalizes.
+
+    With a `cache`, files whose content, path, tool build and rules are unchanged are not scanned again."""
     if stdin is not None:
         name, text = stdin
         return [check_source(name, text, catalogue, index)]
     root = config.root or Path.cwd()
     targets = [str(p) for p in files.collect(paths, config.exclude + config.extend_exclude, root)]
-    return _scan_all(targets, catalogue, index, jobs or os.cpu_count() or 1)
+    jobs = jobs or os.cpu_count() or 1
+    results = _scan_all(targets, catalogue, index, jobs, cache)
+    names: frozenset = frozenset()
+    while True:  # files that only call the project's own wrappers: parse them too, until no new name
+        skipped = [r.path for r in results if r.facts is not None and not r.facts.parsed]
+        found = wrapper_names([r.facts for r in results if r.facts is not None], catalogue) | names
+        if not skipped or found == names:
+            return results
+        names = found
+        again = {r.path: r for r in _scan_all(skipped, catalogue, index, jobs, cache, names)}
+        results = [again.get(r.path, r) for r in results]

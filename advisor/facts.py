@@ -79,6 +79,7 @@ class Setting:
     has_star_kwargs: bool = False
     multiline: bool = False  # one argument per line (decides how --fix adds a keyword)
     unproven: str | None = None  # why the callee may not behave as Lightning's (None: proven)
+    lite: bool = False  # a Lightning 1.x LightningLite subclass: Fabric's predecessor
 
     @property
     def line(self) -> int:
@@ -122,11 +123,16 @@ class OpSite:
     function: str | None = None  # enclosing function qualified within the file, e.g. Net.forward
     keywords: dict[str, object] = field(default_factory=dict)  # static keyword values
     keyword_names: tuple = ()  # every keyword passed, static or not
-    in_fp32_region: bool = False  # inside autocast(enabled=False) with fp32 inputs
+    in_fp32_region: bool = False  # computes in fp32/fp64: fp32 inputs by construction or by cast
+    integer: bool = False  # its data is integer (counts, indices): nothing to lose in half precision
+    autocast_off: bool = False  # inside `torch.autocast(..., enabled=False)`
     detail: str = ""  # extra words for the message (the literal constant, the chain...)
     source: str = "static"  # "static" | "trace"
     chain: tuple = ()  # for cross-file reports: the call chain that reaches the op
     statement_span: Span | None = None  # the enclosing simple statement, for fixes
+    flows: tuple = ()  # indices of the enclosing function's parameters whose data reaches the op
+    safe_unless: tuple | None = None  # fp32 by construction unless a caller passes one of these parameters
+    parameters: tuple = ()  # (argument key, parameter index): arguments that pass a parameter on (`reduce=reduce`)
     observed: str = ""  # traced sites: what ran (dtype, precision, library chain), for the message
 
 
@@ -144,17 +150,51 @@ class FileFacts:
     amp: object | None = None  # advisor.checks.amp.AmpFacts: what the PRC4xx target rules need
     optimizers: list[tuple[str, dict]] = field(default_factory=list)  # (qualified class, static keywords) built
     init_module: bool = False  # a model is built under trainer.init_module() / fabric.init_module()
+    classes: dict[str, ClassInfo] = field(default_factory=dict)  # top-level and nested, by qualname
+    bindings: dict[str, str] = field(default_factory=dict)  # module-level imported names -> qualified names
+    star_imports: tuple = ()  # modules star-imported at module level (absolute dotted names)
+    all_names: tuple | None = None  # a static `__all__`
+    parsed: bool = True  # False when no trigger word made the file worth a libcst parse
+
+
+@dataclass
+class CallEdge:
+    """A call from a project function to something that may be a project function.
+
+    `callee` is qualified through the file's imports (`pkg.nn.scatter_add`), or
+    `self.NAME` for a call on the instance (a method, or an attribute whose class
+    is known); `args` says, per argument, which of the caller's parameters reach
+    it and what dtype it is known to have ("int", "fp32" or None).
+    """
+
+    callee: str
+    text: str  # the callee as written, for the chain: `snn.scatter_add`
+    span: Span | None = None
+    args: tuple = ()  # ((flows, dtype, static value or NOT_STATIC), ...) for positional arguments
+    keywords: tuple = ()  # ((name, flows, dtype, static value or NOT_STATIC), ...)
 
 
 @dataclass
 class FunctionInfo:
-    """A function defined in a scanned file, for cross-file call chains."""
+    """A function defined in a scanned file, for call chains across the project."""
 
     qualname: str  # module-level name, or Class.method
     path: str
     module: str  # dotted module name guessed from the path
     context: str
-    calls: list[tuple[str, Span]] = field(default_factory=list)  # qualified callee names
+    calls: list[CallEdge] = field(default_factory=list)
+    params: tuple = ()  # parameter names in order (`self` included)
+    owner: str | None = None  # qualname of the class a method belongs to
+
+
+@dataclass
+class ClassInfo:
+    """A class defined in a scanned file: its bases and what its instances hold."""
+
+    qualname: str
+    bases: tuple = ()  # qualified (or file-local) base names
+    attributes: dict[str, str] = field(default_factory=dict)  # `self.x = Cls(...)` -> qualified Cls
+    accumulates: bool | None = None  # MessagePassing aggregation: False for max/min, None when unknown
 
 
 @dataclass(frozen=True)

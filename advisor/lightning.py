@@ -56,6 +56,15 @@ def is_lightning(qualified: str | None, name: str) -> bool:
     return parts[0] in LIGHTNING_ROOTS and parts[-1] == name
 
 
+LITE_CLASSES = ("pytorch_lightning.lite.LightningLite", "pytorch_lightning.lite.lite.LightningLite",
+                 "lightning.lite.LightningLite", "lightning_lite.LightningLite", "lightning_lite.lite.LightningLite")
+
+
+def is_lite(qualified: str | None) -> bool:
+    """Lightning 1.x `LightningLite`, which 2.x renamed to Fabric."""
+    return qualified in LITE_CLASSES
+
+
 def setting_kind(qualified: str | None) -> str | None:
     for kind in ("Trainer", "Fabric", "LightningCLI"):
         if is_lightning(qualified, kind):

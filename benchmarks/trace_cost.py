@@ -2,7 +2,7 @@
 
     python benchmarks/trace_cost.py
 
-1. `prec-advisor check examples/pointcloud.py --trace` as a user runs it (child start, the
+1. `prec-advisor check tests/models/pyg_gcn.py --trace` as a user runs it (child start, the
    Lightning import, build, census, trace), against `check` without --trace and a bare
    `python -c "import lightning"` measured in the same run: wall and CPU seconds of the
    whole process tree, median of 3.
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "examples" / "pointcloud.py"
+SCRIPT = ROOT / "tests" / "models" / "pyg_gcn.py"  # two LightningModules: PyG layers, a value branch
 LLAMA = ROOT / "tests" / "models" / "llama_like.py"
 BUDGET_S, BUDGET_MIB = 60.0, 1024
 REPEAT = 3
@@ -53,6 +53,9 @@ def end_to_end() -> None:
     measured = {label: _median(command) for label, command in cases}
     base_wall, base_cpu = measured["python -c 'import lightning'"]
     print(f"{SCRIPT.relative_to(ROOT)}, median of {REPEAT}:")
+    traced = subprocess.run([sys.executable, "-m", "advisor", "check", str(SCRIPT), "--trace"], cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=600)
+    print("".join(f"  {line}\n" for line in traced.stdout.splitlines() if line.startswith("Traced")), end="")
     for label, (wall, cpu) in measured.items():
         print(f"  {label:<30} wall {wall:6.2f} s   CPU {cpu:6.2f} s   "
               f"ratio to import lightning {wall / base_wall:4.2f} (wall) {cpu / base_cpu:4.2f} (CPU)")

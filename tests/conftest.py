@@ -50,6 +50,13 @@ def run_cli(*args, cwd=None, stdin=None, env=None, text=True, **options):
                           capture_output=True, text=text, env=env, **options)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """CLI runs cache per-file results: keep them in this session's temporary folder, not the user's."""
+    import os
+    os.environ.setdefault("PREC_ADVISOR_CACHE_DIR", str(tmp_path_factory.mktemp("prec-advisor-cache")))
+
+
 @pytest.fixture
 def cli():
     return run_cli

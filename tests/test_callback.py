@@ -18,7 +18,7 @@ import callback_fits  # noqa: E402
 from callback_fits import Clean, Scatter, data, trainer  # noqa: E402
 
 SCATTER_LINE = next(i for i, line in enumerate((MODELS / "callback_fits.py").read_text().splitlines(), 1)
-                    if "dtype=h.dtype).scatter_add_(" in line)
+                    if "dtype=h.dtype, device=h.device).scatter_add_(" in line)
 
 
 def _fit(model, tmp_path, **options):
@@ -100,3 +100,23 @@ def test_the_pytorch_lightning_namespace_gets_its_own_class(tmp_path):
     assert isinstance(advisor, pl.Callback)
     pl.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_progress_bar=False, enable_checkpointing=False,
                default_root_dir=str(tmp_path), callbacks=[advisor])
+
+
+def test_a_live_bitsandbytes_plugin_goes_through_the_hardware_rules():
+    """Lightning refuses bitsandbytes off CUDA, so the live plugin object is judged for a V100 directly."""
+    from lightning.pytorch.plugins import BitsandbytesPrecision
+
+    from advisor.callback import setting_of
+    from advisor.catalogue import load_catalogue
+    from advisor.checks.hardware import hardware_findings
+    from advisor.facts import ModelCensus
+    from advisor.hardware.recommend import recommend
+    from advisor.hardware.table import lookup
+
+    plugin = BitsandbytesPrecision("nf4", dtype=torch.bfloat16)
+    setting = setting_of("bf16-mixed", plugin, "gpu", 1, "SingleDeviceStrategy", "fit.py", 7)
+    assert setting.plugin_calls[0].arguments["mode"].value == "nf4"
+    v100, census = lookup("v100"), ModelCensus("m", 7_000_000_000, 7_000_000_000, 6_900_000_000)
+    advice = recommend(v100, [setting], (), census, devices=1)
+    codes = {f.code for f in hardware_findings([setting], v100, advice, load_catalogue(), census)}
+    assert "PRC308" in codes  # bnb computing in bf16, emulated below Ampere

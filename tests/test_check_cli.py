@@ -126,12 +126,28 @@ def test_pyproject_config_select_and_per_file_ignores(project):
     ('selekt = ["PRC1"]', "selekt"),
     ('select = "PRC1"', "select"),
     ('fail-level = "loud"', "fail-level"),
+    ("memory-headroom = 1.5", "memory-headroom"),
+    ('task = "serve"', "task"),
 ])
 def test_bad_config_is_exit_2_naming_the_key(project, body, key):
     (project / "pyproject.toml").write_text(f"[tool.prec-advisor]\n{body}\n")
     result = run_cli("check", ".", cwd=project)
     assert result.returncode == 2
     assert f"`{key}`" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_memory_headroom_and_task_reach_the_recommendation(project):
+    (project / "pyproject.toml").write_text('[tool.prec-advisor]\nmemory-headroom = 0.35\n')
+    data = json.loads(run_cli("check", "train.py", "--gpu", "a100", "--format", "json", cwd=project).stdout)
+    assert data["recommendation"]["memory"]["headroom"] == 0.35
+    from advisor.api import check_text
+    from advisor.config import Config
+    from advisor.facts import ModelCensus
+    from advisor.hardware.table import lookup
+    adapters = ModelCensus("m", 20_000_000_000, 10_000_000, 19_000_000_000)  # too big for 16 bit on one A100
+    modes = {task: check_text(LEGACY, "train.py", Config(task=task), target=lookup("a100"), census=adapters)
+             .recommendation.plugin.mode for task in ("train", "inference")}
+    assert modes == {"train": "nf4", "inference": "int8"}
 
 
 def test_extra_rule_file_adds_a_custom_op(project):

@@ -14,7 +14,7 @@ HEAD = "import torch\nimport lightning as L\n\n\nclass Net(L.LightningModule):\n
 
 def fixes(body: str, head: str = HEAD):
     text = head + body
-    facts, _ = scan("net.py", text, INDEX)
+    facts, *_ = scan("net.py", text, INDEX)
     return [fp32_region_fix(site, text, rule, device_type_for(facts))
             for site in facts.ops for rule in matching_rules(site, CATALOGUE.op_rules())]
 

@@ -18,7 +18,7 @@ RULES = [rule for rule in CATALOGUE if rule.origin.endswith("hardware.toml")]
 
 
 def findings_for(code: str, gpu: str, params=None, linear_params=None, trainable_params=None):
-    facts, _ = scan("example.py", code, INDEX)
+    facts, *_ = scan("example.py", code, INDEX)
     target = lookup(gpu)
     census = ModelCensus("example", params, trainable_params or params, linear_params) if params else None
     rec = recommend(target, facts.settings, facts.ops, census)

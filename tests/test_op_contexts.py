@@ -39,8 +39,8 @@ def test_gnn_across_files_true_half_makes_errors_and_names_the_chain():
         ("gnn/mylib/ops.py", 6, "PRC201", "error"),    # the helper itself, reached from forward
     ]
     chain = next(f for f in report.findings if f.line == 28)
-    assert chain.extra["chain"] == ["degree_norm", "scatter_sum", "Tensor.scatter_add_"]
-    assert "through `degree_norm` -> `scatter_sum` -> `Tensor.scatter_add_`" in chain.message
+    assert chain.extra["chain"] == ["forward", "degree_norm", "scatter_sum", "Tensor.scatter_add_"]
+    assert "through `forward` -> `degree_norm` -> `scatter_sum` -> `Tensor.scatter_add_`" in chain.message
 
 
 def test_helper_file_alone_is_reported_at_lower_severity():

@@ -89,8 +89,11 @@ class _Autocast:
 class _Visitor(cst.BatchableCSTVisitor):
     """Records the AMP facts of one file in source order; positions are resolved later."""
 
-    def __init__(self, path: str):
-        self.scopes = Scopes(module_name_for(path), {})
+    def __init__(self, path: str, walk=None):
+        # With the scanner's walk state (advisor.scan.walk.Walk) its scopes and statements are shared:
+        # the one walk tracks them, this visitor only records.
+        self.shared = walk is not None
+        self.scopes = walk.scopes if walk is not None else Scopes(module_name_for(path), {})
         self.torch_alias: str | None = None
         self.uses_lightning = False
         self.active: list[_Autocast] = []  # enclosing autocast blocks
@@ -110,13 +113,14 @@ class _Visitor(cst.BatchableCSTVisitor):
         self.fp16_models: set = set()  # dotted names of models cast to fp16 (`model.half()`)
         self.hf: list[tuple[cst.Call, cst.Arg]] = []
         self.accelerate: list[tuple[cst.Call, cst.Arg]] = []
-        self.statements: list[cst.CSTNode] = []
+        self.statements: list[cst.CSTNode] = walk.statements if walk is not None else []
         self.statement_of: dict = {}  # recorded node -> its simple statement (whose last line a noqa may be on)
         self.guards: list[bool] = []  # per open if/try: does it choose between torch versions?
 
     # -- names and scopes ------------------------------------------------------
     def visit_Import(self, node: cst.Import) -> None:
-        self.scopes.add_import(node)
+        if not self.shared:
+            self.scopes.add_import(node)
         for alias in node.names:
             name = dotted(alias.name) or ""
             if name == "torch":
@@ -124,16 +128,19 @@ class _Visitor(cst.BatchableCSTVisitor):
             self.uses_lightning |= name.split(".")[0] in ("lightning", "pytorch_lightning")
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        self.scopes.add_import_from(node)
+        if not self.shared:
+            self.scopes.add_import_from(node)
         module = dotted(node.module) if node.module else ""
         self.uses_lightning |= (module or "").split(".")[0] in ("lightning", "pytorch_lightning")
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scopes.push()
+        if not self.shared:
+            self.scopes.push()
         self.events.append([])
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.scopes.pop()
+        if not self.shared:
+            self.scopes.pop()
         self.function_events.append(self.events.pop())
 
     # -- version guards: `if hasattr(torch.amp, "GradScaler"):`, `try: ... except AttributeError:` --
@@ -153,10 +160,12 @@ class _Visitor(cst.BatchableCSTVisitor):
         self.guards.pop()
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self.statements.append(node)
+        if not self.shared:
+            self.statements.append(node)
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
-        self.statements.pop()
+        if not self.shared:
+            self.statements.pop()
 
     # -- autocast blocks -----------------------------------------------------------
     def _autocast(self, call: cst.Call) -> _Autocast | None:
@@ -270,8 +279,9 @@ class _Visitor(cst.BatchableCSTVisitor):
 class AmpFile:
     """One file's visitor records, with the positions of the nodes that end in a hit."""
 
-    def __init__(self, path: str, module: cst.Module, visitor: _Visitor):
+    def __init__(self, path: str, module: cst.Module, visitor: _Visitor, shared_positions=None):
         self.path, self.module, self.v = path, module, visitor
+        self.shared_positions = shared_positions  # the scanner's (advisor.scan.walk.Positions): resolved once per file
         self.newline = "\r\n" if "\r\n" in module.code else "\n"
 
     @cached_property
@@ -280,6 +290,8 @@ class AmpFile:
         return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
 
     def span(self, node: cst.CSTNode) -> Span:
+        if self.shared_positions is not None:
+            return self.shared_positions.span(node)
         where = self.positions[node]
         return Span(where.start.line, where.start.column + 1, where.end.line, where.end.column + 1)
 
@@ -535,14 +547,15 @@ for _node, _parts in {"If": ("body", "orelse"), "Try": ("body", "handlers", "ore
 
 # ---- entry points -------------------------------------------------------------------------------
 
-def visitor_for(path: str, text: str) -> _Visitor | None:
+def visitor_for(path: str, text: str, walk=None) -> _Visitor | None:
     """A visitor to run in the scanner's traversal (libcst.visit_batched), or None when no
-    trigger word occurs and no PRC4xx rule can apply."""
-    return _Visitor(path) if TRIGGER_RE.search(text) else None
+    trigger word occurs and no PRC4xx rule can apply; `walk` is the scanner's walk state."""
+    return _Visitor(path, walk) if TRIGGER_RE.search(text) else None
 
 
 def check_amp(path: str, text: str, catalogue: Catalogue, module: cst.Module | None = None,
-              visited: _Visitor | None = None, noqa: dict | None = None) -> tuple[list, AmpFacts | None]:
+              visited: _Visitor | None = None, noqa: dict | None = None, positions=None
+              ) -> tuple[list, AmpFacts | None]:
     """PRC4xx findings that need no target, and the facts the target rules need.
 
     `module` is the scanner's parse of `text` and `visited` the visitor that
@@ -559,7 +572,7 @@ def check_amp(path: str, text: str, catalogue: Catalogue, module: cst.Module | N
         except (cst.ParserSyntaxError, RecursionError):
             return [], None
         cst.visit_batched(module, [visitor])
-    amp = AmpFile(path, module, visitor)
+    amp = AmpFile(path, module, visitor, positions)
     findings = registry.judge("amp", "file", amp, catalogue, path, noqa)
     return findings, AmpFacts(path, _fp16_autocasts(amp), _hf_fp16(amp), _accelerate_fp16(amp))
 

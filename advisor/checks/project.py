@@ -1,13 +1,17 @@
-"""Project-wide judgement of op sites: where each op really runs.
+"""Project-wide judgement of op sites and settings: where each op really runs.
 
 An op in a helper counts as "in forward" when a forward or `*_step` of the
-project reaches the helper, in the same file or another one; a forward that
-calls a project helper in another file performing an op gets a finding at
-the call, naming the chain. One pass over the index the scanner built.
+project reaches the helper, in any module. A function whose body (or a
+project function it calls) accumulates data derived from its parameters is
+summarized as "accumulates its argument N", with the dtype facts that make
+it safe; a forward calling it with such data gets a finding at the call,
+naming the chain (`energy -> snn.scatter_add -> _scatter_add -> Tensor.index_add`).
+Calls of Trainer subclasses defined in other modules become settings here.
 """
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass, replace
 
 from advisor import lightning
 from advisor.catalogue import Catalogue, Rule
@@ -17,38 +21,174 @@ from advisor.checks.ops import (
     matched_detail,
     matching_rules,
     op_rules_for,
+    pattern_matches,
     severity_for,
 )
 from advisor.checks.registry import Hit, report
-from advisor.facts import FileFacts, FunctionInfo, OpSite
+from advisor.facts import CallEdge, FileFacts, FunctionInfo, OpSite, Setting
 from advisor.findings import Finding
 from advisor.fix.fp32 import device_type_for, fp32_region_fix
-from advisor.scan.opindex import OpIndex
-from advisor.scan.scanner import locate_call
+from advisor.scan.modules import ModuleIndex
+from advisor.scan.values import NOT_STATIC
+from advisor.scan.walk import STEP_RE, is_module_base
 
 ENTRY_CONTEXTS = ("forward", "step")
+SAFE_KINDS = ("int", "fp32")
+AUTOCAST_RULE_CONTEXT = "autocast"  # rules (BCE) that only an autocast-disabled region makes safe
+MAX_ENTRIES = 4  # summary entries kept per function: the first few are enough to report
 
 
-def _precision_profile(facts: list[FileFacts]) -> tuple[bool, bool]:
+@dataclass(frozen=True)
+class Entry:
+    """One way a function reaches an op: the op, the chain below it, the parameters whose data reach it."""
+
+    rule: Rule
+    site: OpSite
+    chain: tuple  # callee texts down to the op, e.g. ("scatter_sum", "Tensor.scatter_add_")
+    flows: frozenset  # parameter indices of the summarized function
+    unless: tuple | None = None  # safe unless the caller passes one of these parameters
+    bound: tuple = ()  # (site argument key, parameter index): `reduce=reduce` takes the caller's value
+
+
+class Project:
+    """Every scanned file's facts, resolved against each other."""
+
+    def __init__(self, facts: list[FileFacts], catalogue: Catalogue):
+        self.facts = facts
+        self.catalogue = catalogue
+        self.index = ModuleIndex(facts)
+        self.files = {f.path: f for f in facts}
+        self.functions: dict[str, tuple[FileFacts, FunctionInfo]] = {
+            _key(f.path, name): (f, info) for f in facts for name, info in f.functions.items()}
+        self.contexts = {key: self._context(file, info) for key, (file, info) in self.functions.items()}
+        self._edges: dict[str, list] = {}
+
+    # -- names ------------------------------------------------------------------
+    def _class(self, file: FileFacts, qualified: str) -> tuple[FileFacts, str] | None:
+        found = self.index.resolve(qualified, file)
+        if found and found[1] in found[0].classes:
+            return found
+        return None
+
+    def ancestors(self, file: FileFacts, qualname: str, seen=None):
+        """Every base name of a project class, its project bases followed (qualified names)."""
+        seen = seen if seen is not None else set()
+        if (file.path, qualname) in seen:
+            return
+        seen.add((file.path, qualname))
+        for base in file.classes[qualname].bases:
+            yield base
+            project = self._class(file, base)
+            if project:
+                yield from self.ancestors(*project, seen)
+
+    def method(self, file: FileFacts, qualname: str, name: str, seen=None) -> str | None:
+        """The function key of `name` on a class, looked up along its project bases."""
+        seen = seen if seen is not None else set()
+        if (file.path, qualname) in seen or qualname not in file.classes:
+            return None
+        seen.add((file.path, qualname))
+        if f"{qualname}.{name}" in file.functions:
+            return _key(file.path, f"{qualname}.{name}")
+        for base in file.classes[qualname].bases:
+            project = self._class(file, base)
+            if project:
+                found = self.method(*project, name, seen)
+                if found:
+                    return found
+        return None
+
+    def _context(self, file: FileFacts, info: FunctionInfo) -> str:
+        """The scanner's context, corrected for classes whose nn.Module base lives in another module."""
+        if info.context != "helper" or info.owner is None or "<locals>" in info.qualname:
+            return info.context
+        name = info.qualname.rsplit(".", 1)[-1]
+        if name != "forward" and not STEP_RE.search(name):
+            return info.context
+        if any(is_module_base(base) for base in self.ancestors(file, info.owner)):
+            return "forward" if name == "forward" else "step"
+        return info.context
+
+    def edges(self, key: str) -> list[tuple[CallEdge, str, int]]:
+        """(edge, callee key, positional shift) for the calls of a function that reach project functions."""
+        if key not in self._edges:
+            file, info = self.functions[key]
+            resolved = []
+            for edge in info.calls:
+                target = self._target(file, info, edge)
+                if target is not None and target[0] in self.functions:
+                    resolved.append((edge, *target))
+            self._edges[key] = resolved
+        return self._edges[key]
+
+    def _target(self, file: FileFacts, info: FunctionInfo, edge: CallEdge) -> tuple[str, int] | None:
+        if edge.callee.startswith("self."):
+            if info.owner is None:
+                return None
+            name = edge.callee[5:]
+            method = self.method(file, info.owner, name)
+            if method:
+                return method, 1
+            attribute = self._attribute(file, info.owner, name)
+            if attribute:  # `self.aggr = SumAggr()`, then `self.aggr(x, index)` runs SumAggr.forward
+                method = self.method(*attribute, "forward")
+                return (method, 1) if method else None
+            return None
+        found = self.index.resolve(edge.callee, file)
+        if found is None:
+            return None
+        target_file, name = found
+        return (_key(target_file.path, name), 0) if name in target_file.functions else None
+
+    def _attribute(self, file: FileFacts, qualname: str, name: str) -> tuple[FileFacts, str] | None:
+        callee = file.classes[qualname].attributes.get(name) if qualname in file.classes else None
+        return self._class(file, callee) if callee else None
+
+    # -- settings ----------------------------------------------------------------
+    def settings(self) -> list[tuple[FileFacts, Setting, bool]]:
+        """Every setting, with the calls of project Trainer subclasses settled; (file, setting, resolved here)."""
+        found = []
+        for file in self.facts:
+            for setting in file.settings:
+                if setting.kind is not None:
+                    found.append((file, setting, False))
+                    continue
+                kind, lite = self.setting_kind(file, setting.callee)
+                if kind:
+                    found.append((file, replace(setting, kind=kind, lite=lite), True))
+        return found
+
+    def setting_kind(self, file: FileFacts, callee: str) -> tuple[str | None, bool]:
+        project = self._class(file, callee)
+        if project is None:
+            return None, False
+        for base in self.ancestors(*project):
+            kind = lightning.setting_kind(base) or self.catalogue.setting_classes.get(base)
+            if kind:
+                return kind, False
+            if lightning.is_lite(base):
+                return "Fabric", True
+        return None, False
+
+
+def _key(path: str, qualname: str) -> str:
+    return f"{path}::{qualname}"
+
+
+def _precision_profile(settings: list[Setting]) -> tuple[bool, bool]:
     """(true half anywhere, fp16 possible): no static setting means anything is possible."""
-    values = [lightning.normalize(v) for f in facts for s in f.settings for v in s.values]
-    dynamic = any(not s.literals for f in facts for s in f.settings) or not values
+    values = [lightning.normalize(v) for s in settings for v in s.values]
+    dynamic = any(not s.literals for s in settings) or not values
     true_half = any(lightning.is_true_half(v) for v in values)
     fp16 = dynamic or any(lightning.is_fp16(v) for v in values)
     return true_half, fp16
 
 
-def _reachability(functions: dict[str, FunctionInfo]) -> dict[str, str]:
-    """function key -> the forward/step that reaches it (breadth first, nearest wins)."""
-    reached: dict[str, str] = {}
-    queue = deque((key, info.qualname) for key, info in functions.items() if info.context in ENTRY_CONTEXTS)
-    while queue:
-        key, root = queue.popleft()
-        for callee, _ in functions[key].calls:
-            if callee in functions and callee not in reached and functions[callee].context == "helper":
-                reached[callee] = root
-                queue.append((callee, root))
-    return reached
+def _safe_here(site: OpSite, rule: Rule) -> bool:
+    """Safe where it is written: integer data, fp32 by construction or cast, or (BCE) autocast off."""
+    if rule.context == AUTOCAST_RULE_CONTEXT:
+        return site.autocast_off
+    return site.integer or site.in_fp32_region
 
 
 KERNELS = {  # PRC203's words for where the model runs
@@ -59,9 +199,9 @@ KERNELS = {  # PRC203's words for where the model runs
 }
 
 
-def _device(facts: list[FileFacts]) -> str:
+def _device(settings: list[Setting]) -> str:
     """"cpu" when every setting that names an accelerator names the CPU, else "cuda"."""
-    named = {s.accelerator.lower() for f in facts for s in f.settings if s.accelerator}
+    named = {s.accelerator.lower() for s in settings if s.accelerator}
     return "cpu" if named == {"cpu"} else "cuda"
 
 
@@ -72,84 +212,221 @@ def _site_values(site: OpSite, rule: Rule, op: str, context: str, device: str = 
             "kernels": KERNELS[device]}
 
 
-def op_findings(facts: list[FileFacts], catalogue: Catalogue, index: OpIndex, texts: dict) -> list[Finding]:
-    """PRC2xx findings; `texts` (path -> scanned text) lets each carry its FP32-region fix."""
-    true_half, fp16_possible = _precision_profile(facts)
-    rules = op_rules_for(catalogue, fp16_possible)
-    functions = {f"{info.module}.{name}": info for f in facts for name, info in f.functions.items()}
-    reached = _reachability(functions)
-    device = _device(facts)
-    noqa = {file.path: file.noqa for file in facts}
-    findings: list[Finding] = []
-    performs: dict[str, list[tuple[Rule, OpSite]]] = {}
-    for file, site in ((f, s) for f in facts for s in f.ops):
-        if site.in_fp32_region:
-            continue
-        key = f"{file.module}.{site.function}" if site.function else None
-        context, reached_from = site.context, None
-        if context == "helper" and key in reached:
-            context, reached_from = "forward", reached[key]
-        for rule in matching_rules(site, rules):
-            if key:
-                performs.setdefault(key, []).append((rule, site))
-            severity = severity_for(rule, context, true_half)
-            if severity is None:
+class _Judge:
+    def __init__(self, project: Project, rules: list[Rule], true_half: bool, device: str = "cuda"):
+        self.project = project
+        self.rules = rules
+        self.true_half = true_half
+        self.device = device
+        self.summaries: dict[str, list[Entry]] = {}
+        self.reached: dict[str, str] = {}
+
+    def reachability(self) -> None:
+        """function key -> the forward/step that reaches it (breadth first, nearest wins)."""
+        project = self.project
+        queue = deque((key, project.functions[key][1].qualname) for key, context in project.contexts.items()
+                      if context in ENTRY_CONTEXTS)
+        while queue:
+            key, root = queue.popleft()
+            for _, callee, _ in project.edges(key):
+                if callee not in self.reached and project.contexts[callee] == "helper":
+                    self.reached[callee] = root
+                    queue.append((callee, root))
+
+    def summarize(self) -> None:
+        """Entries per function: its own unsafe op sites, then (to a fixed point) its calls'."""
+        project = self.project
+        for key, (file, info) in project.functions.items():
+            own = []
+            for site in (s for s in file.ops if s.function == info.qualname):
+                for rule in matching_rules(site, self.rules):
+                    if _safe_here(site, rule) and not (site.safe_unless and rule.context != AUTOCAST_RULE_CONTEXT):
+                        continue
+                    unless = site.safe_unless if rule.context != AUTOCAST_RULE_CONTEXT else None
+                    own.append(Entry(rule, site, (canonical_op(site, rule),), frozenset(site.flows), unless,
+                                     site.parameters))
+            if own:
+                self.summaries[key] = own[:MAX_ENTRIES]
+        changed = True
+        rounds = 0
+        while changed and rounds < 32:
+            changed, rounds = False, rounds + 1
+            for key in project.functions:
+                entries = self.summaries.get(key, [])
+                if len(entries) >= MAX_ENTRIES:
+                    continue
+                known = {_identity(e) for e in entries}
+                for edge, callee, shift in project.edges(key):
+                    for entry in self.applicable(edge, callee, shift):
+                        if _identity(entry) in known or len(entries) >= MAX_ENTRIES:
+                            continue
+                        flows = _caller_flows(edge, project.functions[callee][1], shift, entry)
+                        entries = [*entries, replace(entry, chain=(edge.text, *entry.chain), flows=flows, unless=None)]
+                        known.add(_identity(entry))
+                        changed = True
+                if entries:
+                    self.summaries[key] = entries
+
+    def applicable(self, edge: CallEdge, callee: str, shift: int) -> list[Entry]:
+        """The callee's entries that this call's arguments do not make safe."""
+        info = self.project.functions[callee][1]
+        found = []
+        for entry in self.summaries.get(callee, ()):
+            passed = {param: _argument(edge, info, shift, param) for param in range(len(info.params))}
+            if entry.unless is not None:
+                names = [info.params.index(name) for name in entry.unless if name in info.params]
+                if not any(passed.get(index) for index in names):
+                    continue  # the fp32 accumulator the callee makes is the one used
+            if entry.rule.context != AUTOCAST_RULE_CONTEXT and entry.flows:
+                given = [passed.get(index) for index in entry.flows]
+                if all(arg is None or arg[1] in SAFE_KINDS for arg in given):
+                    continue  # integer or fp32 data: nothing accumulates in half
+            entry = _bind(entry, passed)
+            if entry is not None:
+                found.append(entry)
+        return found
+
+    def findings(self, texts: dict) -> list[Finding]:
+        return self._site_findings(texts) + self._call_findings()
+
+    def _site_findings(self, texts: dict) -> list[Finding]:
+        project, findings = self.project, []
+        for file in project.facts:
+            for site in file.ops:
+                key = _key(file.path, site.function) if site.function else None
+                context, reached_from = project.contexts.get(key, site.context), None
+                if context == "helper" and key in self.reached:
+                    context, reached_from = "forward", self.reached[key]
+                for rule in matching_rules(site, self.rules):
+                    if _safe_here(site, rule):
+                        continue
+                    severity = severity_for(rule, context, self.true_half)
+                    if severity is None:
+                        continue
+                    op = canonical_op(site, rule)
+                    where = describe_context(context, reached_from)
+                    values = _site_values(site, rule, op, f"{where} {site.observed}" if site.observed else where,
+                                          self.device)
+                    statement = (site.statement_span.end_line,) if site.statement_span else ()
+                    fix = (fp32_region_fix(site, texts[site.path], rule, device_type_for(file))
+                           if site.path in texts else None)
+                    extra = {"context": context, **({"chain": list(site.chain)} if site.chain else {})}
+                    hit = Hit(site.span, values, fix.edits if fix else (), statement, severity, op, site.source, extra)
+                    findings.append(report(rule, site.path, hit, file.noqa))
+        return [f for f in findings if f is not None]
+
+    def _call_findings(self) -> list[Finding]:
+        """Calls from a forward/step (or a helper one reaches) to functions of other modules
+        that accumulate what they are given."""
+        project, findings = self.project, []
+        for key, context in project.contexts.items():
+            if context not in ENTRY_CONTEXTS and key not in self.reached:
                 continue
-            op = canonical_op(site, rule)
-            where = describe_context(context, reached_from)
-            values = _site_values(site, rule, op, f"{where} {site.observed}" if site.observed else where, device)
-            statement = (site.statement_span.end_line,) if site.statement_span else ()
-            fix = (fp32_region_fix(site, texts[site.path], rule, device_type_for(file))
-                   if site.path in texts else None)
-            extra = {"context": context, **({"chain": list(site.chain)} if site.chain else {})}
-            hit = Hit(site.span, values, fix.edits if fix else (), statement, severity, op, site.source, extra)
-            findings.append(report(rule, site.path, hit, noqa.get(site.path)))
-    findings += _chain_findings(functions, reached, performs, true_half, index, noqa)
-    return _once([f for f in findings if f is not None])
+            file, info = project.functions[key]
+            reached_from = None if context in ENTRY_CONTEXTS else self.reached[key]
+            for edge, callee, shift in project.edges(key):
+                if project.functions[callee][0] is file or edge.span is None:
+                    continue  # in this file the op itself is reported, in its caller's call path
+                entries = self.applicable(edge, callee, shift)
+                if not entries:
+                    continue
+                entry = entries[0]
+                chain = (info.qualname.rsplit(".", 1)[-1], edge.text, *entry.chain)
+                where = f"{describe_context(context, reached_from)}, through `{'` -> `'.join(chain)}`"
+                values = _site_values(entry.site, entry.rule, edge.text, where, self.device)
+                reported = context if reached_from is None else "forward"
+                hit = Hit(edge.span, values, severity=severity_for(entry.rule, reported, self.true_half),
+                          op=canonical_op(entry.site, entry.rule), extra={"context": reported, "chain": list(chain)})
+                findings.append(report(entry.rule, file.path, hit, file.noqa))
+        return [f for f in findings if f is not None]
+
+
+def _identity(entry: Entry) -> tuple:
+    return entry.rule.code, entry.site.path, entry.site.span
+
+
+def _bind(entry: Entry, passed: dict) -> Entry | None:
+    """The entry with the caller's literals in place of the parameters its op reads (`reduce="max"`
+    makes a `reduce=reduce` scatter accumulate nothing: None); parameters the caller forwards stay bound."""
+    if not entry.bound:
+        return entry
+    keywords, bound = dict(entry.site.keywords), []
+    for key, param in entry.bound:
+        arg = passed.get(param)
+        if arg is None:
+            continue
+        flows, _, value = arg
+        if value is not NOT_STATIC:
+            keywords[key] = value
+        elif len(flows) == 1:
+            bound.append((key, flows[0]))
+    site = replace(entry.site, keywords=keywords)
+    if not any(pattern_matches(pattern, site) for pattern in entry.rule.patterns):
+        return None
+    return replace(entry, site=site, bound=tuple(bound))
+
+
+def _argument(edge: CallEdge, info: FunctionInfo, shift: int, param: int):
+    """(flows, dtype, static value) of what the call passes for the callee's parameter `param`, or None."""
+    position = param - shift
+    if 0 <= position < len(edge.args):
+        return edge.args[position]
+    name = info.params[param] if param < len(info.params) else None
+    return next(((flows, dtype, value) for keyword, flows, dtype, value in edge.keywords if keyword == name), None)
+
+
+def _caller_flows(edge: CallEdge, info: FunctionInfo, shift: int, entry: Entry) -> frozenset:
+    flows = frozenset()
+    for param in entry.flows:
+        passed = _argument(edge, info, shift, param)
+        if passed is not None:
+            flows |= frozenset(passed[0])
+    return flows
+
+
+def wrapper_names(facts: list[FileFacts], catalogue: Catalogue) -> frozenset:
+    """Names a file must mention to call a project function that accumulates (or construct a module
+    whose forward does), or a project Trainer/Fabric subclass: such a file is worth parsing."""
+    project = Project(facts, catalogue)
+    judge = _Judge(project, op_rules_for(catalogue, True), False)
+    judge.summarize()
+    names = set()
+    for key in judge.summaries:
+        info = project.functions[key][1]
+        if info.owner is None and "." not in info.qualname:
+            names.add(info.qualname)  # a module-level function
+        elif info.owner and "." not in info.owner and info.qualname == f"{info.owner}.forward":
+            names.add(info.owner)  # a module class: its instances are called (`self.aggr(x, index)`)
+    for file in facts:
+        for qualname in file.classes:
+            if "." not in qualname and project.setting_kind(file, f"{file.module}.{qualname}")[0]:
+                names.add(qualname)
+    return frozenset(names)
+
+
+def op_findings(facts: list[FileFacts], catalogue: Catalogue, texts: dict, settings: list | None = None,
+                project: Project | None = None) -> list[Finding]:
+    """PRC2xx findings; `texts` (path -> scanned text) lets each carry its FP32-region fix.
+
+    `settings` (default: the facts' own) decide which precisions can run; `project`
+    reuses a module index already built for these facts.
+    """
+    project = project or Project(facts, catalogue)
+    settings = settings if settings is not None else [s for _, s, _ in project.settings()]
+    true_half, fp16_possible = _precision_profile(settings)
+    judge = _Judge(project, op_rules_for(catalogue, fp16_possible), true_half, _device(settings))
+    judge.reachability()
+    judge.summarize()
+    return _once(judge.findings(texts))
 
 
 def _once(findings: list[Finding]) -> list[Finding]:
-    """A traced op that the static scan already reported at the same place is reported once."""
-    static = {(f.path, f.line, f.code) for f in findings if f.source == "static"}
-    return [f for f in findings if f.source == "static" or (f.path, f.line, f.code) not in static]
-
-
-def _first_op(key: str, functions: dict, performs: dict, seen: set) -> tuple | None:
-    """(rule, site, chain) of an op the function performs, directly or through project calls."""
-    if key in seen:
-        return None
-    seen.add(key)
-    if performs.get(key):
-        rule, site = performs[key][0]
-        return rule, site, (canonical_op(site, rule),)
-    for callee, _ in functions[key].calls:
-        if callee in functions:
-            found = _first_op(callee, functions, performs, seen)
-            if found:
-                rule, site, chain = found
-                return rule, site, (functions[callee].qualname, *chain)
-    return None
-
-
-def _chain_findings(functions: dict, reached: dict, performs: dict, true_half: bool, index: OpIndex,
-                    noqa: dict) -> list[Finding]:
-    findings = []
-    for key, info in functions.items():
-        if info.context not in ENTRY_CONTEXTS and key not in reached:
-            continue
-        for callee, _ in info.calls:
-            target = functions.get(callee)
-            if target is None or target.path == info.path:
-                continue
-            found = _first_op(callee, functions, performs, set())
-            span = locate_call(info.path, info.qualname, callee, index) if found else None
-            if span is None:
-                continue
-            rule, site, chain = found
-            chain = (target.qualname, *chain)
-            context = f"{describe_context('forward', None)}, through `{'` -> `'.join(chain)}`"
-            values = _site_values(site, rule, target.qualname, context)
-            hit = Hit(span, values, severity=severity_for(rule, "forward", true_half), op=canonical_op(site, rule),
-                      extra={"context": "forward", "chain": list(chain)})
-            findings.append(report(rule, info.path, hit, noqa.get(info.path)))
-    return findings
+    """One finding per line and rule: a traced op the static scan already reported, or a call
+    whose line already holds the op itself, is reported once."""
+    seen, kept = set(), []
+    for finding in sorted(findings, key=lambda f: (f.source != "static", "chain" in f.extra)):
+        where = (finding.path, finding.line, finding.code)
+        if where not in seen:
+            seen.add(where)
+            kept.append(finding)
+    return kept

@@ -16,6 +16,9 @@ from advisor.facts import Setting
 from advisor.findings import Finding
 from advisor.fix import edits
 
+LITE_NOTE = (" (a Lightning 1.x `LightningLite` subclass: Lite is Fabric now, `lightning.fabric.Fabric`,"
+             " which reads the 2.x values)")
+
 
 @dataclass(frozen=True)
 class SettingContext:
@@ -192,5 +195,8 @@ def bnb_invalid_mode(ctx: SettingContext) -> Iterator[Hit]:
 def setting_findings(setting: Setting, text: str, catalogue: Catalogue, torch_name: str | None = None,
                      noqa: dict | None = None) -> list[Finding]:
     """PRC1xx findings of one setting; a `# noqa` on the call's closing line covers them too."""
-    return registry.judge("settings", "setting", SettingContext(setting, text, torch_name), catalogue, setting.path,
-                          noqa, noqa_lines=(setting.call_span.end_line,))
+    findings = registry.judge("settings", "setting", SettingContext(setting, text, torch_name), catalogue,
+                              setting.path, noqa, noqa_lines=(setting.call_span.end_line,))
+    for finding in findings if setting.lite else ():
+        finding.message += LITE_NOTE
+    return findings

@@ -48,7 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     parser.add_argument("--config", dest="config_file", type=Path,
                         help="pyproject.toml to read instead of the nearest one")
-    parser.add_argument("--no-cache", action="store_true", help="accepted for compatibility: results are not cached")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="scan every file again: do not read or write the per-file cache "
+                             "($PREC_ADVISOR_CACHE_DIR, default ~/.cache/prec-advisor)")
     parser.add_argument("--jobs", "-j", type=int, help="worker processes (default: one per CPU)")
     parser.add_argument("--gpu", help="advise for this GPU (e.g. a100-80gb, t4, h100); see `prec-advisor env`")
     parser.add_argument("--detect", action="store_true", help="advise for the GPU detected on this machine")
@@ -83,6 +85,7 @@ class CheckRequest:
     fail_level: str | None = None
     config_file: Path | None = None
     jobs: int | None = None
+    no_cache: bool = False
     # the hardware target
     gpu: str | None = None
     detect: bool = False
@@ -124,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
 def execute(request: CheckRequest) -> int:
     """config -> scan -> judge -> fix / report / validate; the exit status."""
     try:
-        checker = api.Checker.create(*_config_and_target(request))
+        checker = api.Checker.create(*_config_and_target(request), use_cache=not request.no_cache)
         source = _read_stdin(request) if request.reads_stdin else None
     except (ConfigError, CatalogueError, ValueError, sourcefile.InputError) as exc:  # UnknownGpu is a ValueError
         print(f"prec-advisor: error: {exc}", file=sys.stderr)
@@ -140,7 +143,8 @@ def execute(request: CheckRequest) -> int:
     if request.fixes:
         from advisor.fix import fixer
         recheck = fixer.rechecker(results, checker.catalogue, checker.index, judge)
-        recommended = checker.target is not None and (not request.validate or _validated(report, request))
+        recommended = checker.target is not None and (
+            not request.validate or _validated(report, request, checker.target))
         outcome = fixer.apply(report, recheck, "diff" if request.diff else "fix", request.unsafe_fixes, recommended,
                               sys.stdout, sys.stderr, checker.config.fail_level)
         if request.diff:
@@ -217,8 +221,8 @@ def _fix_stdin(checker: api.Checker, results, request: CheckRequest, source: sou
     return EXIT_FINDINGS if failed else EXIT_OK
 
 
-def _validated(report, request: CheckRequest) -> bool:
-    """True when every script with a recommended fix trains fine under the recommended precision."""
+def _validated(report, request: CheckRequest, target) -> bool:
+    """True when every script with a recommended fix trains fine under exactly the recommended precision."""
     from advisor.validate import ValidationError, validate_candidates
     precision = report.recommendation.precision if report.recommendation is not None else None
     scripts = sorted({f.path for f in report.findings if f.fix and f.fix.applicability == "recommended"})
@@ -228,15 +232,17 @@ def _validated(report, request: CheckRequest) -> bool:
                   file=sys.stderr)
             return False
         try:
-            result = validate_candidates(script, [precision], model=request.model)
+            result = validate_candidates(script, [precision], model=request.model, target=target)
         except ValidationError as exc:
             print(f"prec-advisor: {script}: validation could not run ({exc}); recommended fixes not applied",
                   file=sys.stderr)
             return False
         entry = next(c for c in result["candidates"] if c["precision"] == precision)
-        verdict = "passed" if entry["passed"] else f"failed ({entry['reason']})"
+        exact = entry["passed"] and entry["effective_precision"] == precision  # never a fallback's pass
+        verdict = "passed" if exact else f"failed ({entry['reason']})" if entry["status"] == "fail" else entry["reason"]
         print(f"prec-advisor: {script}: {precision} {verdict} on {result['hardware']['name']}", file=sys.stderr)
-        if not entry["passed"]:
+        if not exact:
+            print(f"prec-advisor: {script}: recommended fixes not applied", file=sys.stderr)
             return False
     return True
 

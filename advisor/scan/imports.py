@@ -34,9 +34,9 @@ def module_name_for(path: str) -> str:
 class Scopes:
     """A stack of name -> qualified-name maps (module, then each function)."""
 
-    def __init__(self, module: str, aliases: dict[str, str]):
+    def __init__(self, module: str, aliases: dict[str, str], is_package: bool = False):
         self.module = module
-        self.package = module.rpartition(".")[0] if not module.endswith("__init__") else module
+        self.is_package = is_package  # an __init__.py: `from . import x` reads the module itself
         self.aliases = aliases  # re-exports -> canonical names, from the catalogue
         self.stack: list[dict[str, str]] = [{}]
 
@@ -86,14 +86,19 @@ class Scopes:
                 head = full.split(".")[0]
                 self.bind(head, head)
 
-    def add_import_from(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            return
+    def absolute(self, node: cst.ImportFrom) -> str:
+        """The module an import-from reads, relative dots resolved against this file's package."""
         base = dotted(node.module) if node.module else ""
         if node.relative:
             package = self.module.split(".")
-            package = package[: max(len(package) - len(node.relative), 0)]
+            package = package[: max(len(package) - len(node.relative) + self.is_package, 0)]
             base = ".".join(p for p in [*package, base] if p)
+        return base
+
+    def add_import_from(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        base = self.absolute(node)
         for alias in node.names:
             name = dotted(alias.name)
             if not name:

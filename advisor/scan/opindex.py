@@ -10,10 +10,12 @@ from functools import cached_property
 from advisor.catalogue import Catalogue
 
 # A file can hold a setting only if it names a Lightning entry point and passes something a setting
-# rule reads (`**cfg` may hold the precision: PRC112); noqa comments naming PRC codes are read (for PRC002)
-# wherever they are.
-SETTING_NAMES = frozenset({"Trainer", "Fabric", "LightningCLI"})
-SETTING_TEXT = re.compile(r"precision\s*=|precision['\"]\s*:|Precision\w*\s*\(|\bamp_(?:backend|level)\b|\*\*[A-Za-z_]")
+# rule reads (`**cfg` may hold the precision: PRC112), or constructs one (listed in `settings` even
+# without precision=), or subclasses one; noqa comments naming PRC codes are read (for PRC002) wherever they are.
+SETTING_NAMES = frozenset({"Trainer", "Fabric", "LightningCLI", "LightningLite"})
+SETTING_TEXT = re.compile(r"precision\s*=|precision['\"]\s*:|Precision\w*\s*\(|\bamp_(?:backend|level)\b|\*\*[A-Za-z_]"
+                          r"|\b(?:Trainer|Fabric|LightningCLI|LightningLite)\s*\(|^\s*class\s+\w+\s*\([^)]*"
+                          r"\b(?:Trainer|Fabric|LightningLite)\b", re.M)
 NOQA_TRIGGER = r"noqa:[^\n]*PRC"
 NUMBER_ABOVE_FP16 = r"\d[eE]\+?[5-9]|\d[eE]\+?\d\d|finfo|\b\d{6,}(?:\.\d*)?\s*\)"  # 1e5.., 1e10.., finfo, 100000)
 NUMBER_BELOW_FP16 = r"\d[eE]-(?:[89]|\d\d)"  # 1e-8, 1e-12, ...
@@ -76,12 +78,14 @@ class OpIndex:
     subclass_methods: dict = field(default_factory=dict)  # base qualified name -> {method names}
     triggers: Triggers = field(default_factory=Triggers)
     aliases: dict = field(default_factory=dict)
+    setting_classes: dict = field(default_factory=dict)  # the catalogue's third-party Trainer subclasses
     patterns: list = field(default_factory=list)  # every op pattern: a site no pattern matches is not kept
 
     @classmethod
     def build(cls, catalogue: Catalogue, extra_triggers=(), extra_patterns=()) -> OpIndex:
         """`extra_triggers` are names, `extra_patterns` regexes that also make a file worth parsing."""
-        index = cls(aliases=dict(catalogue.aliases), triggers=Triggers(extra_triggers, (NOQA_TRIGGER, *extra_patterns)))
+        index = cls(aliases=dict(catalogue.aliases), setting_classes=dict(catalogue.setting_classes),
+                    triggers=Triggers(extra_triggers, (NOQA_TRIGGER, *extra_patterns)))
         for rule in catalogue.op_rules():
             for pattern in rule.patterns:
                 name = pattern.function or pattern.module

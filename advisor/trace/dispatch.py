@@ -64,8 +64,9 @@ def recorder_class():
         Enter `recorder.watcher` first (outside): it tells the recorder autocast's state.
         """
 
-        def __init__(self):
+        def __init__(self, emulate_cuda_autocast: bool = False):
             super().__init__()
+            self.emulate = emulate_cuda_autocast  # only where we switched CUDA autocast's state on ourselves
             self.sites = SiteSet()
             self.watcher = autocast.state_watcher_class()()
             self.error = None  # our own failure: recording stops, the user's forward goes on
@@ -75,7 +76,8 @@ def recorder_class():
             if self.error is not None:
                 return func(*args, **kwargs)
             try:
-                args, kwargs = autocast.cast_arguments(func, args, kwargs, self.watcher.cuda_dtype)
+                emulated = self.watcher.cuda_dtype if self.emulate else None
+                args, kwargs = autocast.cast_arguments(func, args, kwargs, emulated)
                 names = {a.name: v for a, v in zip(func._schema.arguments, args, strict=False)}
                 site = raw_site(*op_name(func), _frames(), args, {**names, **kwargs},
                                 dtypes=floating_dtypes((args, kwargs)), autocast=self.watcher.active)
@@ -139,7 +141,7 @@ def record_ops(model, example, device=None, mode: str = "32", dtype_name: str = 
 
     if device is not None:
         example = tree_map(lambda v: v.to(device) if isinstance(v, torch.Tensor) else v, example)
-    recorder = recorder_class()()
+    recorder = recorder_class()(emulate_cuda_autocast=mode == "mixed")
     try:
         with torch.no_grad(), torch.device(device) if device else nullcontext(), \
                 precision(mode, dtype_name, model, example) as ready, recorder.watcher, recorder:

@@ -18,12 +18,14 @@ def default_candidates(device_kind: str, capability: Sequence[int] | None = None
     """The alternatives worth trying on this hardware, `extra` (the advisor's picks) first.
 
     GPU >= 8.0: bf16-mixed, 16-mixed, bf16-true; 7.x: 16-mixed, 16-true (bf16 is
-    emulated there); CPU: bf16-mixed, bf16-true.
+    emulated there); Apple MPS: 16-mixed, bf16-mixed (macOS 14+); CPU: bf16-mixed, bf16-true.
     """
     if device_kind == "cuda" and capability and tuple(capability) >= (8, 0):
         hardware = ["bf16-mixed", "16-mixed", "bf16-true"]
     elif device_kind == "cuda":
         hardware = ["16-mixed", "16-true"]
+    elif device_kind == "mps":
+        hardware = ["16-mixed", "bf16-mixed"]
     else:
         hardware = ["bf16-mixed", "bf16-true"]
     return with_baseline([*extra, *hardware])

@@ -1,15 +1,14 @@
 """`prec-advisor validate`: prove a recommendation with short real training runs.
 
 Importing this module imports no torch/Lightning: the children do.
-Exit codes: 0 every candidate passed, 1 some candidate failed, 2 bad input or
-the baseline could not run.
+Exit codes: 0 the recommended precision (the first of --candidates, else the
+advisor's pick) passed, 1 it did not, 2 bad input or the baseline could not run.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import sys
-from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -28,10 +27,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="steps before timing starts (5)")
     parser.add_argument("--seed", type=int, default=0, help="seed shared by every candidate (0)")
     parser.add_argument("--tolerance", type=_positive(float), default=3.0,
-                        help="allowed loss drift from the baseline, in units of its step-to-step noise (3)")
+                        help="allowed windowed loss gap from the baseline, in units of its noise (3)")
+    parser.add_argument("--rtol", type=_positive(float, zero=True), default=0.02,
+                        help="plus this share of the baseline's loss (0.02)")
+    parser.add_argument("--gpu", metavar="NAME",
+                        help="the GPU the advice is for (e.g. a100, t4): its picks are tried, and timings on "
+                             "another device are marked not representative")
     parser.add_argument("--timeout", type=_positive(float), default=900.0, help="seconds per candidate run (900)")
     parser.add_argument("--memory-limit", type=_positive(int), metavar="MIB",
-                        help="cap each run's address space (Linux)")
+                        help="cap each run's memory: CUDA allocator on a GPU, address space on a CPU (Linux)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--plot", metavar="FILE.png", help="draw every candidate's loss curve (needs matplotlib)")
 
@@ -40,23 +44,21 @@ def run(args: argparse.Namespace) -> int:
     from advisor.validate import report
     from advisor.validate.session import ValidationError, validate_candidates
 
-    if not Path(args.script).is_file():
-        return _error(f"{args.script}: no such file")
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         return _error("--plot needs matplotlib: pip install 'prec-advisor[plot]'")
     try:
         result = validate_candidates(
             args.script, args.candidates, model=args.model, datamodule=args.datamodule, synthetic=args.synthetic,
-            steps=args.steps, warmup=args.warmup, seed=args.seed, tolerance=args.tolerance, timeout=args.timeout,
-            memory_limit_bytes=args.memory_limit * 2**20 if args.memory_limit else None,
-            on_progress=report.Progress(),
+            steps=args.steps, warmup=args.warmup, seed=args.seed, tolerance=args.tolerance, rtol=args.rtol,
+            timeout=args.timeout, memory_limit_bytes=args.memory_limit * 2**20 if args.memory_limit else None,
+            target=args.gpu, on_progress=report.Progress(),
         )
     except ValidationError as exc:
         return _error(str(exc))
     print(report.to_json(result) if args.format == "json" else report.table(result))
     if args.plot:
         report.plot(result, args.plot)
-    return EXIT_OK if all(c["passed"] for c in result["candidates"]) else EXIT_FAILED
+    return EXIT_OK if result["recommended_passed"] else EXIT_FAILED
 
 
 def _error(message: str) -> int:

@@ -2,60 +2,114 @@
 
 `run_candidate(payload)` seeds, builds the user's model and data, fits it
 with Lightning's own `Trainer` at the candidate precision for warmup + steps
-optimizer steps, and returns what a `StepRecorder` saw: the loss of every
-step, GradScaler-skipped steps, step times and peak memory. torch and
-Lightning are imported here only, never by the parent CLI.
+optimizer steps, with the script's own Trainer arguments and matmul precision,
+and returns what a `StepRecorder` saw. torch and Lightning are imported here
+only, never by the parent CLI.
 """
 from __future__ import annotations
 
 import importlib
-import statistics
-import sys
-import time
+import os
 from typing import Any
 
 from advisor.isolation import report_progress
+from advisor.lightning import strategy_family
 from advisor.modelload import ModelLoadError, load_model, resolve
+from advisor.validate import machine
 from advisor.validate.candidates import is_bitsandbytes
-from advisor.validate.machine import detect
+from advisor.validate.recorder import recorder_class
 
 SYNTHETIC_BATCHES = 16
+ACCELERATORS = {"cuda": "gpu", "mps": "mps", "cpu": "cpu"}
+GPU_ONLY_STRATEGIES = ("fsdp", "deepspeed", "xla", "model_parallel")
 
 
 def run_candidate(payload: dict) -> dict:
-    """Train one candidate; payload keys: script, model, datamodule, synthetic, candidate, steps, warmup, seed."""
+    """Train one candidate; payload keys: script, model, datamodule, synthetic, candidate, steps, warmup, seed,
+    trainer (carried Trainer arguments), matmul_precision, memory_limit (bytes).
+
+    Under a multi-process strategy Lightning re-runs this child once per extra
+    rank (LOCAL_RANK > 0); those ranks train and exit, rank 0 reports.
+    """
+    extra_rank = int(os.environ.get("LOCAL_RANK", "0")) > 0
+    try:
+        result = _run(payload, report=not extra_rank)
+    except BaseException:
+        if extra_rank:
+            os._exit(1)
+        raise
+    if extra_rank:
+        os._exit(0)  # never write the result file rank 0 writes
+    return result
+
+
+def _run(payload: dict, report: bool) -> dict:
     import torch
 
-    hardware = detect()
+    hardware = machine.detect()
+    device = hardware["device"]
+    machine.cap_memory(payload.get("memory_limit"), device)
+    if payload.get("matmul_precision"):
+        torch.set_float32_matmul_precision(payload["matmul_precision"])
     loaded = _load(payload)
     framework = importlib.import_module(loaded.framework)
-    on_gpu = hardware["device"] == "cuda"
     precision, plugin, description, note = _precision(payload["candidate"], framework, hardware)
+    arguments, trainer_notes = trainer_arguments(payload.get("trainer") or {}, device)
     total = payload["warmup"] + payload["steps"]
-    recorder = _recorder_class(framework.Callback)(payload["candidate"], total, on_gpu)
+    recorder = recorder_class(framework.Callback)(payload["candidate"], total, device, payload.get("memory_limit"),
+                                                  report_progress if report else None)
     trainer = framework.Trainer(
-        accelerator="gpu" if on_gpu else "cpu", devices=1, precision=precision,
-        plugins=[plugin] if plugin else None, max_steps=total, max_epochs=-1,
-        limit_val_batches=0, num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, callbacks=[recorder],
+        accelerator=ACCELERATORS[device], precision=precision, plugins=[plugin] if plugin else None,
+        max_steps=total, max_epochs=-1, limit_val_batches=0, num_sanity_val_steps=0, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[recorder],
+        **{"devices": 1, **arguments},
     )
-    if on_gpu:
-        torch.cuda.reset_peak_memory_stats()
+    machine.reset_device(device)
     trainer.fit(loaded.module, **_data(payload, loaded, framework))
-    timed = recorder.times[payload["warmup"]:]
-    step_time = statistics.median(timed) if timed else None
     return {
         "model": loaded.name,
         "hardware": hardware,
-        "effective_precision": payload["candidate"] if plugin else str(trainer.precision),
+        "effective_precision": payload["candidate"] if plugin else effective_precision(trainer, device),
         "plugin": description or type(trainer.precision_plugin).__name__,
-        "note": note,
+        "note": note or None,
+        "trainer_notes": trainer_notes,
+        "matmul_precision": recorder.matmul_precision,
         "losses": recorder.losses,
+        "step_times_s": recorder.times[payload["warmup"]:],
         "skipped_steps": recorder.skipped,
-        "step_time_s": step_time,
-        "throughput": recorder.batch_size / step_time if step_time and recorder.batch_size else None,
-        "peak_memory_bytes": torch.cuda.max_memory_allocated() if on_gpu else _peak_rss(),
+        "samples_per_step": recorder.batch_size * trainer.accumulate_grad_batches * trainer.world_size
+        if recorder.batch_size else None,
+        "peak_memory_bytes": machine.peak_memory(device),
     }
+
+
+def trainer_arguments(carried: dict, device: str) -> tuple[dict, list[str]]:
+    """The script's Trainer arguments as this machine can run them, and a note for each change.
+
+    Spawned or forked DDP workers cannot hand per-step records back, so they run
+    as `ddp` (same numerics); sharding strategies need a GPU and are dropped on
+    a CPU.
+    """
+    arguments, notes = dict(carried), []
+    strategy = arguments.get("strategy")
+    if isinstance(strategy, str) and strategy_family(strategy) in GPU_ONLY_STRATEGIES and device != "cuda":
+        del arguments["strategy"]
+        notes.append(f"strategy={strategy!r} needs CUDA GPUs; ran without it on {device}")
+    elif isinstance(strategy, str) and any(word in strategy for word in ("spawn", "fork", "notebook")):
+        arguments["strategy"] = "ddp"
+        notes.append(f"strategy={strategy!r} ran as 'ddp' (same numerics; spawned workers cannot report steps)")
+    return arguments, notes
+
+
+def effective_precision(trainer, device: str) -> str:
+    """The precision Lightning actually ran: its fallbacks (16-mixed on CPU runs as bf16-mixed) and
+    autocast on another device type than the accelerator's (a no-op: fp32) show here."""
+    plugin = trainer.precision_plugin
+    ran = str(getattr(plugin, "precision", trainer.precision))
+    autocast_device = getattr(plugin, "device", None)
+    if ran.endswith("-mixed") and autocast_device and autocast_device != device:
+        return "32-true"
+    return ran
 
 
 def _load(payload: dict):
@@ -153,66 +207,3 @@ def _like(example):
     if example.is_floating_point():
         return torch.randn_like(example)
     return torch.randint_like(example, int(example.max()) + 1)
-
-
-def _recorder_class(callback_base):
-    """A Callback subclass (of the model's own Lightning spelling) that records every step."""
-    import torch
-
-    class StepRecorder(callback_base):
-        def __init__(self, candidate: str, total: int, on_gpu: bool):
-            self.candidate, self.total, self.on_gpu = candidate, total, on_gpu
-            self.losses: list[float] = []
-            self.times: list[float] = []
-            self.skipped = 0
-            self.batch_size = None
-            self._start = 0.0
-            self._scale = None
-
-        def on_train_start(self, trainer, pl_module):
-            if not any(p.requires_grad for p in pl_module.parameters()):
-                raise RuntimeError(f"{self.candidate} left no trainable parameter (Lightning's bitsandbytes "
-                                   "conversion freezes every Linear layer, biases included)")
-
-        def _sync(self):
-            if self.on_gpu:
-                torch.cuda.synchronize()
-
-        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            if self.batch_size is None:
-                self.batch_size = _batch_size(batch)
-            self._scale = _scale(trainer)
-            self._sync()
-            self._start = time.perf_counter()
-
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            self._sync()
-            self.times.append(time.perf_counter() - self._start)
-            loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-            self.losses.append(float(loss.detach().float()) if isinstance(loss, torch.Tensor) else float("nan"))
-            scale = _scale(trainer)
-            if scale is not None and self._scale is not None and scale < self._scale:
-                self.skipped += 1  # the GradScaler lowers its scale exactly when it skips a step
-            report_progress(candidate=self.candidate, step=len(self.losses), total=self.total)
-
-    return StepRecorder
-
-
-def _scale(trainer):
-    scaler = getattr(trainer.precision_plugin, "scaler", None)
-    return float(scaler.get_scale()) if scaler is not None and scaler.is_enabled() else None
-
-
-def _batch_size(batch):
-    import torch
-    from torch.utils._pytree import tree_leaves
-    for leaf in tree_leaves(batch):
-        if isinstance(leaf, torch.Tensor) and leaf.dim() > 0:
-            return int(leaf.shape[0])
-    return None
-
-
-def _peak_rss() -> int:
-    import resource
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux

@@ -1,6 +1,7 @@
 """Real Lightning fits for the PrecisionAdvisor callback tests (CPU; bf16-mixed stands in for the GPU).
 
     python callback_fits.py ddp     # 2 processes on CPU (gloo), the callback reporting once
+    python callback_fits.py gpu     # one GPU, its own precision: exit 0 when the scatter is reported
 """
 import sys
 
@@ -20,7 +21,7 @@ class Scatter(L.LightningModule):
 
     def forward(self, x, index):
         h = self.lin(x)
-        return torch.zeros(4, 8, dtype=h.dtype).scatter_add_(0, index.unsqueeze(1).expand_as(h), h)
+        return torch.zeros(4, 8, dtype=h.dtype, device=h.device).scatter_add_(0, index.unsqueeze(1).expand_as(h), h)
 
     def training_step(self, batch, batch_idx):
         return self(*batch).pow(2).mean()
@@ -34,9 +35,9 @@ class Clean(Scatter):
 
     def forward(self, x, index):
         h = self.lin(x)
-        with torch.autocast("cpu", enabled=False):
+        with torch.autocast(h.device.type, enabled=False):
             h = h.float()
-            return torch.zeros(4, 8).scatter_add_(0, index.unsqueeze(1).expand_as(h), h)
+            return torch.zeros(4, 8, device=h.device).scatter_add_(0, index.unsqueeze(1).expand_as(h), h)
 
 
 def data():
@@ -46,9 +47,9 @@ def data():
 
 
 def trainer(callback, root, **options):
-    return L.Trainer(precision="bf16-mixed", accelerator="cpu", max_steps=3, enable_progress_bar=False,
-                     enable_checkpointing=False, enable_model_summary=False, default_root_dir=root,
-                     callbacks=[callback], **options)
+    options = {"precision": "bf16-mixed", "accelerator": "cpu", **options}
+    return L.Trainer(max_steps=3, enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False,
+                     default_root_dir=root, callbacks=[callback], **options)
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["ddp"]:
@@ -56,3 +57,12 @@ if __name__ == "__main__" and sys.argv[1:] == ["ddp"]:
     advisor = PrecisionAdvisor()
     trainer(advisor, ".", strategy="ddp", devices=2, logger=False).fit(Scatter(), data())
     print(f"rank {torch.distributed.get_rank()} done: {len(advisor.findings)} finding(s)", flush=True)
+
+if __name__ == "__main__" and sys.argv[1:] == ["gpu"]:
+    torch.manual_seed(0)
+    precision = "bf16-mixed" if torch.cuda.get_device_capability()[0] >= 8 else "16-mixed"
+    advisor = PrecisionAdvisor()
+    trainer(advisor, ".", accelerator="gpu", devices=1, precision=precision).fit(Scatter(), data())
+    codes = [(f.code, f.line) for f in advisor.findings]
+    print(f"{torch.cuda.get_device_name()} under {precision}: {codes}; report {advisor.report_path}", flush=True)
+    sys.exit(0 if any(code == "PRC201" for code, _ in codes) else 1)

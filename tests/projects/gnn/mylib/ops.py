@@ -6,6 +6,6 @@ def scatter_sum(src, index, size):
     return out.scatter_add_(0, index, src)
 
 
-def degree_norm(edge_index, num_nodes):
-    ones = torch.ones(edge_index.shape[1])
-    return scatter_sum(ones, edge_index[0], num_nodes).clamp(min=1).pow(-0.5).unsqueeze(-1)
+def degree_norm(edge_index, x):
+    ones = x.new_ones(edge_index.shape[1])  # x's dtype: fp16/bf16 under autocast
+    return scatter_sum(ones, edge_index[0], x.shape[0]).clamp(min=1).pow(-0.5).unsqueeze(-1)

@@ -1,0 +1,3 @@
+from .scatter import scatter, scatter_mean
+
+__all__ = ["scatter", "scatter_mean"]

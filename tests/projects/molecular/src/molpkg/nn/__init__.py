@@ -1,0 +1,1 @@
+from molpkg.nn.scatter import *  # noqa: F401,F403

@@ -1,0 +1,60 @@
+"""Call and statement positions taken from Python's parse match libcst's exactly, on real code
+and on the spellings where the two parsers could disagree (semicolons, one-line suites,
+non-ASCII text, form feeds, f-strings)."""
+import ast
+import importlib.util
+import os
+
+import libcst as cst
+import pytest
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from advisor.facts import Span
+from advisor.scan.walk import Positions
+
+TRICKY = (
+    "x = f(1); y = g(h(2))  # two on a line\n"
+    "if x: z = k(3)\n"
+    "else:\n    w = (m(4)\n         + n(5))\n"
+    "s = 'é' + p('ü', q(6))\n"
+    "\x0cdef d():\n    return f'{r(7)!r} {t(8):>{u(9)}}'\n"
+    "class C:\n    a = v(10); b = 2\n    def m(self): return self.w(11)\n"
+    "try:\n    pass\nexcept E as e: log(e)\nfinally:\n    done()\n"
+    "while x(12): break\n"
+    "with open(p) as f: f.read()\n"
+    "lam = lambda: (yield_(13) for _ in rng(14))\n"
+    "data = {k(15): [v(16) for v in w(17)] for k in z(18)}\n"
+    "a = b if c(19) else d(20); e = f'{g(21)}'\n"
+)
+
+
+class Collect(cst.CSTVisitor):
+    def __init__(self):
+        self.calls, self.lines = [], []
+
+    def visit_Call(self, node):
+        self.calls.append(node)
+
+    def visit_SimpleStatementLine(self, node):
+        self.lines.append(node)
+
+
+def sources():
+    folder = next(iter(importlib.util.find_spec("torch_geometric").submodule_search_locations))
+    files = sorted(os.path.join(d, f) for d, _, names in os.walk(folder) for f in names if f.endswith(".py"))
+    return [("tricky.py", TRICKY)] + [(f, open(f, encoding="utf-8").read()) for f in files[::25]]
+
+
+@pytest.mark.parametrize("path, text", sources(), ids=lambda value: os.path.basename(str(value))[:40])
+def test_python_positions_equal_libcst_positions(path, text):
+    module = cst.parse_module(text)
+    collected = Collect()
+    module.visit(collected)
+    libcst = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+
+    def span(node):
+        where = libcst[node]
+        return Span(where.start.line, where.start.column + 1, where.end.line, where.end.column + 1)
+    positions = Positions(module, ast.parse(text), text)
+    assert positions._calls == [span(n) for n in collected.calls]
+    assert positions._statement_lines == [span(n) for n in collected.lines]
