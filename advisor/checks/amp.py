@@ -279,10 +279,10 @@ class _Visitor(cst.BatchableCSTVisitor):
 class AmpFile:
     """One file's visitor records, with the positions of the nodes that end in a hit."""
 
-    def __init__(self, path: str, module: cst.Module, visitor: _Visitor, shared_positions=None):
-        self.path, self.module, self.v = path, module, visitor
+    def __init__(self, path: str, text: str, module: cst.Module, visitor: _Visitor, shared_positions=None):
+        self.path, self.text, self.module, self.v = path, text, module, visitor
         self.shared_positions = shared_positions  # the scanner's (advisor.scan.walk.Positions): resolved once per file
-        self.newline = "\r\n" if "\r\n" in module.code else "\n"
+        self.newline = "\r\n" if "\r\n" in text else "\n"  # from the text: regenerating module.code costs a parse
 
     @cached_property
     def positions(self):
@@ -413,7 +413,7 @@ def _unscale_edit(amp: AmpFile, statement: cst.CSTNode | None, scaler: str, opti
     if statement is None or optimizer is None:
         return None
     where = amp.span(statement)
-    line = amp.module.code.splitlines()[where.line - 1]
+    line = amp.text.splitlines()[where.line - 1]
     indent = line[:where.column - 1]
     if indent.strip():
         return None  # the statement shares its line (`if x: clip(...)`)
@@ -572,7 +572,7 @@ def check_amp(path: str, text: str, catalogue: Catalogue, module: cst.Module | N
         except (cst.ParserSyntaxError, RecursionError):
             return [], None
         cst.visit_batched(module, [visitor])
-    amp = AmpFile(path, module, visitor, positions)
+    amp = AmpFile(path, text, module, visitor, positions)
     findings = registry.judge("amp", "file", amp, catalogue, path, noqa)
     return findings, AmpFacts(path, _fp16_autocasts(amp), _hf_fp16(amp), _accelerate_fp16(amp))
 
