@@ -25,6 +25,8 @@ TORCH_TESTS = {
     "test_detect.py": ("through_torch",),
     "test_env_command.py": ("torch_probe",),
     "test_faults.py": EVERY_TEST,
+    "test_fixed_code_runs.py": EVERY_TEST,
+    "test_fixed_settings_run.py": EVERY_TEST,
     "test_modelload.py": EVERY_TEST,
     "test_trace_api.py": EVERY_TEST,
     "test_trace_census.py": EVERY_TEST,
@@ -32,12 +34,16 @@ TORCH_TESTS = {
     "test_trace_graph.py": EVERY_TEST,
     "test_trace_project.py": EVERY_TEST,
     "test_validate_cli.py": EVERY_TEST,
+    "test_validate_settings.py": EVERY_TEST,
 }
 SUBPROCESS_FILES = {
-    "test_adversarial.py", "test_callback.py", "test_check_cli.py", "test_cli_fix_trace.py", "test_detect.py",
-    "test_env_command.py", "test_faults.py", "test_flake8_plugin.py", "test_isolation.py", "test_lazy_cli.py",
-    "test_precommit.py", "test_recommend.py", "test_trace_api.py", "test_trace_census.py", "test_trace_dispatch.py",
-    "test_trace_graph.py", "test_trace_project.py", "test_validate_cli.py", "test_wheel.py",
+    "test_adversarial.py", "test_advice_cli.py", "test_cache.py", "test_callback.py", "test_check_cli.py",
+    "test_cli_fix_trace.py", "test_detect.py", "test_env_command.py", "test_faults.py", "test_fix_safety.py",
+    "test_fixed_code_runs.py", "test_fixed_settings_run.py", "test_flake8_plugin.py", "test_isolation.py",
+    "test_lazy_cli.py", "test_precommit.py", "test_project_modules.py", "test_recommend.py", "test_settings_facts.py",
+    "test_trace_api.py", "test_trace_census.py", "test_trace_dispatch.py", "test_trace_graph.py",
+    "test_trace_project.py", "test_validate_cli.py", "test_validate_settings.py", "test_wheel.py",
+    "test_yaml_settings.py",
 }
 DEEP_PACKAGES = ("torch", "lightning", "pytorch_lightning", "bitsandbytes", "torch_geometric")
 
