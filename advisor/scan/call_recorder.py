@@ -13,15 +13,12 @@ import libcst as cst
 from advisor.facts import CallEdge
 from advisor.scan.setting_recorder import EXTERNAL_ROOTS
 from advisor.scan.values import literal
-from advisor.scan.walk import Recorder, Walk
+from advisor.scan.walk import Recorder
 
 BUILTINS = frozenset(dir(builtins))
 
 
 class CallRecorder(Recorder):
-    def __init__(self, walk: Walk):
-        self.walk = walk
-
     def visit_Call(self, node: cst.Call) -> None:
         walk = self.walk
         function = walk.function

@@ -24,7 +24,7 @@ NON_ACCUMULATING_CLASSES = ("MaxAggregation", "MinAggregation")
 
 class OpRecorder(Recorder):
     def __init__(self, walk: Walk, index: OpIndex):
-        self.walk = walk
+        super().__init__(walk)
         self.index = index
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -12,7 +12,7 @@ import libcst as cst
 from advisor import lightning
 from advisor.facts import Argument, Literal, PluginCall, Setting
 from advisor.scan.values import NOT_STATIC, branches, literal
-from advisor.scan.walk import Recorder, Walk
+from advisor.scan.walk import Recorder
 
 EXTERNAL_ROOTS = frozenset({"torch", "numpy", "math", "os", "sys", "typing", "functools", "itertools", "collections",
                             "logging", "warnings", "builtins", "torch_scatter", "torch_geometric", "torch_sparse",
@@ -21,9 +21,6 @@ CANDIDATE_WORDS = ("trainer", "fabric", "lite")
 
 
 class SettingRecorder(Recorder):
-    def __init__(self, walk: Walk):
-        self.walk = walk
-
     def visit_Call(self, node: cst.Call) -> None:
         walk = self.walk
         qualified = walk.qualify(node.func)

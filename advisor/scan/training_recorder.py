@@ -5,16 +5,13 @@ from __future__ import annotations
 import libcst as cst
 
 from advisor.scan.values import literal
-from advisor.scan.walk import Recorder, Walk
+from advisor.scan.walk import Recorder
 
 OPTIMIZER_PREFIXES = ("torch.optim.", "bitsandbytes.optim.")  # constructors the memory model reads
 OPTIMIZER_KEYWORDS = ("momentum", "optim_bits")
 
 
 class TrainingRecorder(Recorder):
-    def __init__(self, walk: Walk):
-        self.walk = walk
-
     def visit_Call(self, node: cst.Call) -> None:
         walk = self.walk
         qualified = walk.qualify(node.func)

@@ -146,7 +146,11 @@ _VISITOR_NAMES: dict[type, tuple] = {}
 
 class Recorder(cst.BatchableCSTVisitor):
     """A batchable visitor whose visit/leave methods are found once per class, not once per file
-    (libcst's `get_visitors` inspects every member of the instance on each traversal)."""
+    (libcst's `get_visitors` inspects every member of the instance on each traversal).
+    Every recorder reads and writes the one shared walk state it is given."""
+
+    def __init__(self, walk: Walk):
+        self.walk = walk
 
     def get_visitors(self) -> dict:
         cls = type(self)
@@ -245,9 +249,6 @@ def _shadow(walk: Walk, name: str) -> None:
 
 
 class _Enter(Recorder):
-    def __init__(self, walk: Walk):
-        self.walk = walk
-
     def visit_Import(self, node: cst.Import) -> None:
         walk = self.walk
         walk.scopes.add_import(node)
@@ -361,7 +362,7 @@ class _Enter(Recorder):
 
 class _Leave(Recorder):
     def __init__(self, walk: Walk):
-        self.walk = walk
+        super().__init__(walk)
         self.with_off: list[bool] = []
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
