@@ -13,7 +13,9 @@ rules (PRC5xx); the live optimizer goes to the memory model. Then it removes
 itself from the Trainer: later steps pay nothing. Rank zero reports (one warning per finding,
 a summary in the log, `prec-advisor.json` in the log dir, the JSON contract of
 `check`); `strict=True` raises `PrecisionAdvisorError` on every rank before the
-first optimizer step. Any error of the callback itself becomes one warning.
+optimizer step of the step that showed the finding (after it for a GradScaler's
+skip: the skipped step changed no weight). Any error of the callback itself
+becomes one warning.
 """
 from __future__ import annotations
 
@@ -123,10 +125,10 @@ def _loss_value(output) -> float | None:
 
 
 def _origin_text(site: dict) -> str:
-    """`aten.mul.Tensor` at fit.py:23 in torch.float16: the first op of the step that made inf/NaN."""
-    where = f"at {site['path']}:{site['line']}" if site.get("path") else \
-        f"in {' > '.join(site['chain']) or 'a library'}"
-    return f"`{site['op']}` {where} ({', '.join(site['dtypes']) or 'no floating dtype'})"
+    """"`aten.mul.Tensor` (torch.float16) on this line": the first op of the step that made inf/NaN,
+    on the finding's line when it is the user's, else in the library layers named."""
+    where = "on this line" if site.get("path") else f"in {' > '.join(site['chain']) or 'a library'}"
+    return f"`{site['op']}` ({', '.join(site['dtypes']) or 'no floating dtype'}) {where}"
 
 
 def _scaler(trainer):

@@ -19,10 +19,11 @@ from advisor.hardware import memory
 MODELS = Path(__file__).parent / "models"
 sys.path.insert(0, str(MODELS))
 import callback_fits  # noqa: E402
-from callback_fits import LargeGradients, SqrtOfNegative, Wide, data, fp16, trainer  # noqa: E402
+from callback_fits import LargeGradients, Overflow, SqrtOfNegative, Wide, data, fp16, trainer  # noqa: E402
 
 SOURCE = (MODELS / "callback_fits.py").read_text().splitlines()
 SQRT_LINE = next(i for i, line in enumerate(SOURCE, 1) if "torch.sqrt(self.lin(x))" in line)
+OVERFLOW_LINE = next(i for i, line in enumerate(SOURCE, 1) if "self.lin(x).mul(1e5).pow(2)" in line)
 _LARGE = next(i for i, line in enumerate(SOURCE, 1) if "class LargeGradients" in line)
 LARGE_STEP = next(i for i, line in enumerate(SOURCE[_LARGE:], _LARGE + 1) if "def training_step" in line)
 
@@ -49,12 +50,24 @@ def test_a_nan_loss_stops_a_strict_bf16_run_before_its_optimizer_step_at_the_lin
     advisor = PrecisionAdvisor(strict=True)
     with pytest.raises(PrecisionAdvisorError, match=f"^PRC501 at .*callback_fits.py:{SQRT_LINE}: the loss of "
                                                     "training step 1 is nan under bf16-mixed: the first non-finite "
-                                                    r"value came from `aten.sqrt.default` at .*\(torch.bfloat16\)"):
+                                                    r"value came from `aten.sqrt.default` \(torch.bfloat16\) on this "
+                                                    "line.* stopped the run in training step 1, before its optimizer"):
         trainer(advisor, str(tmp_path)).fit(model, data())
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     (finding,) = json.loads(Path(advisor.report_path).read_text())["findings"]
     assert (finding["code"], finding["line"], finding["severity"], finding["source"]) == \
         ("PRC501", SQRT_LINE, "error", "run")
+
+
+def test_an_fp16_overflow_is_one_warning_at_its_line_and_the_run_goes_on(tmp_path):
+    advisor, run, shown = _fit(Overflow(), tmp_path, fp16())
+    assert run.global_step == 3 and advisor not in run.callbacks
+    assert shown == [f"{callback_fits.__file__}:{OVERFLOW_LINE}: PRC501 the loss of training step 1 is inf under "
+                     "16-mixed: the first non-finite value came from `aten.mul.Tensor` (torch.float16) on this line; "
+                     "an fp16 value above 65504 becomes inf: compute large values and the loss in fp32 (`.float()`, "
+                     "or autocast disabled) or train in bf16-mixed"]  # one warning: its skipped step is no PRC502
+    report = json.loads(Path(advisor.report_path).read_text())
+    assert [(f["code"], f["line"]) for f in report["findings"]] == [("PRC501", OVERFLOW_LINE)]
 
 
 def test_a_gradscaler_skipping_at_scale_1_stops_a_strict_fp16_run_with_the_weights_untouched(tmp_path):

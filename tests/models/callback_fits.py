@@ -48,6 +48,14 @@ class SqrtOfNegative(Scatter):
         return torch.sqrt(self.lin(x)).mean()
 
 
+class Overflow(Scatter):
+    """An fp16 forward above 65504: the loss is inf."""
+
+    def training_step(self, batch, batch_idx):
+        x, _ = batch
+        return self.lin(x).mul(1e5).pow(2).mean()
+
+
 class LargeGradients(Scatter):
     """The loss is fp32 and finite; its gradient, `factor / 64` times the scale, reaches the fp16 layer."""
 
