@@ -112,10 +112,14 @@ def optimizer_of(optimizers) -> memory.Optimizer:
     return memory.choose_optimizer(o for o in built if o is not None)
 
 
-def training_step_line(module) -> tuple:
-    """(path, line) of the `def training_step` the module runs: where a step's findings go."""
-    function = inspect.unwrap(type(module).training_step)
-    return str(Path(inspect.getsourcefile(function)).resolve()), inspect.getsourcelines(function)[1]
+def training_step_line(module, fallback: tuple) -> tuple:
+    """(path, line) of the `def training_step` the module runs, where a step's findings go;
+    `fallback` when its source cannot be found (a compiled or generated module)."""
+    try:
+        function = inspect.unwrap(type(module).training_step)
+        return str(Path(inspect.getsourcefile(function)).resolve()), inspect.getsourcelines(function)[1]
+    except (TypeError, OSError):
+        return fallback
 
 
 def _loss_value(output) -> float | None:
@@ -218,7 +222,7 @@ class AdvisorHooks:
         self._target = detect(use_torch=True).target()
         self._counted = census.count(pl_module, type(pl_module).__name__)
         self._facts = run_facts(trainer, pl_module, self._counted, self._target)
-        self._step_at = training_step_line(pl_module)
+        self._step_at = training_step_line(pl_module, (path, line))
 
     def _read_optimizers(self, trainer):
         """The optimizers exist from the start of training on (configure_optimizers ran after setup)."""
