@@ -8,6 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import jsonschema
 import pytest
 import torch
 
@@ -15,6 +16,8 @@ from advisor import PrecisionAdvisor, PrecisionAdvisorError, PrecisionAdvisorWar
 from advisor.callback import optimizer_of
 from advisor.facts import ModelCensus
 from advisor.hardware import memory
+
+from conftest import ROOT
 
 MODELS = Path(__file__).parent / "models"
 sys.path.insert(0, str(MODELS))
@@ -68,6 +71,7 @@ def test_an_fp16_overflow_is_one_warning_at_its_line_and_the_run_goes_on(tmp_pat
                      "or autocast disabled) or train in bf16-mixed"]  # one warning: its skipped step is no PRC502
     report = json.loads(Path(advisor.report_path).read_text())
     assert [(f["code"], f["line"]) for f in report["findings"]] == [("PRC501", OVERFLOW_LINE)]
+    jsonschema.validate(report, json.loads((ROOT / "docs" / "check-output.schema.json").read_text()))
 
 
 def test_a_gradscaler_skipping_at_scale_1_stops_a_strict_fp16_run_with_the_weights_untouched(tmp_path):
