@@ -95,6 +95,23 @@ def test_gnn_package_convs_calling_a_project_scatter():
     # forward: its op is reported where it is written, once)
 
 
+def test_helper_ops_judged_at_their_calls_in_any_module_and_aggregations_inherited():
+    found, _ = check_project("chemnet", ("PRC2",))
+    assert found == [
+        ("chemnet/convs/edge.py", 11, "PRC201", None),  # EdgeSum: SumBase's aggr=self.aggr_name, "add"
+        ("chemnet/convs/edge.py", 26, "PRC201", None),  # EdgeMean: its own aggr="mean" beats MaxBase's
+        # cross-module calls that may pass 16-bit data, with the chain down to the op
+        ("chemnet/layers.py", 14, "PRC201", ["forward", "segment_sum", "add", "Tensor.scatter_add_"]),
+        ("chemnet/layers.py", 17, "PRC207", ["training_step", "bce", "torch.nn.functional.binary_cross_entropy"]),
+        ("chemnet/ops.py", 19, "PRC202", None),  # half_sum casts to half itself: the caller's fp32 is lost
+        ("chemnet/ops.py", 29, "PRC201", ["forward", "segment_sum", "add", "Tensor.scatter_add_"]),  # same module
+    ]
+    # not reported: the helpers' own ops (ops.py:6, :14, :23), judged at their calls; the calls passing
+    # .float()/.double()/dtype=torch.float32 data (layers.py:10-11, ops.py:28); bce with autocast off
+    # (layers.py:13); EdgeMax (MaxBase's kwargs.setdefault("aggr", "max")), EdgeMin (aggr_name = "min"
+    # overrides SumBase's), Walk (a project base's own `propagate`, no MessagePassing)
+
+
 def test_every_construction_is_listed_with_precision_null(tmp_path):
     (tmp_path / "t.py").write_text("import lightning as L\nfrom lightning.fabric import Fabric\n"
                                    "trainer = L.Trainer(max_epochs=3)\nfabric = Fabric()\n")
@@ -144,6 +161,8 @@ def test_module_index_follows_reexports_star_imports_and_all(tmp_path):
     ("return torch.zeros(8, 4, dtype=x.dtype).index_add_(0, index, x)", ["PRC202"]),
     ("acc = torch.zeros(8, 4)\n        return acc.index_add_(0, index, x)", ["PRC202"]),
     ("return scatter(torch.ones_like(x), index, reduce='sum')", ["PRC201"]),
+    ("return scatter(index.new_ones(index.size(0)), index, reduce='sum')", []),  # counts of the index
+    ("return scatter(x.new_ones(index.size(0)), index, reduce='sum')", ["PRC201"]),
     # BCE: autocast refuses it whatever the inputs' dtype; only a disabled region runs it
     ("return F.binary_cross_entropy(x.sigmoid(), index.float())", ["PRC207"]),
     ("with torch.autocast('cuda', enabled=False):\n"

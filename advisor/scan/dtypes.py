@@ -162,7 +162,11 @@ class DtypeFacts:
             return "fp32"  # what the FP32 fix writes: fp32 whenever the input was half
         if not isinstance(func, cst.Attribute):
             return None
-        receiver = func.value
+        return self._method(name, func.value, node, walk, index_texts)
+
+    def _method(self, name: str, receiver: cst.BaseExpression, node: cst.Call, walk, index_texts: frozenset
+                ) -> str | None:
+        """`receiver.name(...)`'s kind."""
         if name in FP32_METHODS and not node.args:
             return "fp32"
         if name in INT_METHODS:

@@ -111,7 +111,8 @@ class OpRecorder(Recorder):
         if func.attr.value == "setdefault" and not info.aggr_set and len(node.args) == 2 and \
                 literal(node.args[0].value, walk.qualify) == "aggr":
             aggr = node.args[1].value
-        elif func.attr.value == "__init__" and isinstance(func.value, cst.Call) and walk.code(func.value.func) == "super":
+        elif func.attr.value == "__init__" and isinstance(func.value, cst.Call) and \
+                walk.code(func.value.func) == "super":
             direct = any(base in self.index.subclass_methods for base in walk.classes[-1].bases)
             aggr = next((a.value for a in node.args if a.keyword is not None and a.keyword.value == "aggr"),
                         next((a.value for a in node.args if a.keyword is None and not a.star), None) if direct
