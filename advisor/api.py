@@ -6,12 +6,11 @@ from pathlib import Path
 
 from advisor import engine
 from advisor.catalogue import Catalogue, builtin_rules_dir, load_catalogue
-from advisor.checks import amp as amp_rules
 from advisor.config import Config
 from advisor.engine import FileResult, Report
 from advisor.facts import ModelCensus
 from advisor.scan.cache import FileCache, default_folder
-from advisor.scan.opindex import OpIndex
+from advisor.scan.opindex import AMP_TRIGGERS, HALF_CALL, OpIndex
 
 # With a target, a call without precision= matters too, and so do what the memory model reads.
 TARGET_TRIGGERS = ("Trainer", "Fabric", "configure_optimizers", "init_module")
@@ -37,8 +36,8 @@ class Checker:
                use_cache: bool = False) -> Checker:
         config = config or Config()
         catalogue = load_catalogue(config.extra_rules)
-        index = OpIndex.build(catalogue, (TARGET_TRIGGERS if target is not None else ()) + amp_rules.TRIGGERS,
-                              (amp_rules.HALF_CALL,))
+        index = OpIndex.build(catalogue, (TARGET_TRIGGERS if target is not None else ()) + AMP_TRIGGERS,
+                              (HALF_CALL,))
         cache = FileCache(default_folder(), _rules_fingerprint(catalogue, index)) if use_cache else None
         return cls(config, catalogue, index, target, census, cache)
 
@@ -78,7 +77,11 @@ class Checker:
         noqa = {f.path: f.noqa for f in report.facts}
         extra = hardware_findings(report.settings, self.target, recommendation, self.catalogue, self.census, noqa)
         capability = self.target.compute_capability if self.target.kind == "cuda" else None
-        extra += amp_rules.target_findings([f.amp for f in report.facts if f.amp], capability, self.catalogue, noqa)
+        amp_facts = [f.amp for f in report.facts if f.amp]
+        if amp_facts:
+            from advisor.checks.amp import target_findings  # with libcst: only when a file has AMP code
+
+            extra += target_findings(amp_facts, capability, self.catalogue, noqa)
         engine.add_findings(report, extra, self.config)
         report.recommendation = recommendation
         return report

@@ -12,10 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import libcst as cst
-
 from advisor.catalogue import Catalogue
-from advisor.checks import amp as amp_rules
 from advisor.checks.project import Project, op_findings, wrapper_names
 from advisor.checks.settings import setting_findings
 from advisor.checks.tool import input_error_finding, noqa_findings
@@ -25,7 +22,7 @@ from advisor.findings import Finding
 from advisor.fix import safety
 from advisor.scan import files, sourcefile, yaml_settings
 from advisor.scan.cache import FileCache
-from advisor.scan.opindex import OpIndex
+from advisor.scan.opindex import AMP_TRIGGER_RE, OpIndex
 from advisor.scan.scanner import scan
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
@@ -57,8 +54,10 @@ class Report:
 
 def _amp_companion(path: str, text: str, made: list):
     """The PRC4xx visitor, built on the scanner's walk state (kept in `made` for its judge)."""
+    from advisor.checks import amp  # with libcst: only for a file that has AMP code
+
     def make(walk):
-        made.append(amp_rules.visitor_for(path, text, walk))
+        made.append(amp.visitor_for(path, text, walk))
         return made[-1]
     return make
 
@@ -72,13 +71,8 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex,
         if yaml_settings.is_yaml(path):
             facts, module, positions = yaml_settings.scan_yaml(path, text), None, None
         else:
-            companions = [_amp_companion(path, text, amp_visitors)] if amp_rules.TRIGGER_RE.search(text) else []
+            companions = [_amp_companion(path, text, amp_visitors)] if AMP_TRIGGER_RE.search(text) else []
             facts, module, positions = scan(path, text, index, companions, names)
-    except cst.ParserSyntaxError as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
-        error = sourcefile.InputError(path, exc.raw_line, f"cannot parse: {message}")
-        result.error = input_error_finding(error, catalogue)
-        return result
     except SyntaxError as exc:
         error = sourcefile.InputError(path, exc.lineno or 1, f"cannot parse: {exc.msg}")
         result.error = input_error_finding(error, catalogue)
@@ -96,7 +90,9 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex,
         result.findings.extend(setting_findings(setting, text, catalogue, facts.imports_torch_as, facts.noqa))
     result.findings.extend(noqa_findings(facts, catalogue))
     if amp_visitors:
-        amp_findings, facts.amp = amp_rules.check_amp(path, text, catalogue, module, amp_visitors[0], facts.noqa,
+        from advisor.checks.amp import check_amp
+
+        amp_findings, facts.amp = check_amp(path, text, catalogue, module, amp_visitors[0], facts.noqa,
                                                      positions)
         result.findings.extend(amp_findings)
     return result

@@ -215,3 +215,28 @@ class ModelCensus:
     @property
     def linear_share(self) -> float:
         return self.linear_params / self.params if self.params else 0.0
+
+
+class _NotStatic:
+    """A value the scan cannot know without running the code."""
+
+
+    def __repr__(self) -> str:
+        return "NOT_STATIC"
+
+    def __reduce__(self):  # pickles by reference, so `is NOT_STATIC` holds across processes
+        return "NOT_STATIC"
+
+
+NOT_STATIC = _NotStatic()
+
+
+@dataclass
+class AmpFacts:
+    """What a file's AMP code leaves for the target rules: its fp16 choices, as hits
+    (fp16 autocast blocks, HF `fp16=True`, Accelerate "fp16"), that bf16 GPUs do not need."""
+
+    path: str
+    fp16_autocasts: list = field(default_factory=list)
+    hf_fp16: list = field(default_factory=list)
+    accelerate_fp16: list = field(default_factory=list)

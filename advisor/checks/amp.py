@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import libcst as cst
@@ -21,21 +21,14 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from advisor.catalogue import Catalogue, load_catalogue
 from advisor.checks import registry
 from advisor.checks.registry import Hit, rule
-from advisor.facts import Span
+from advisor.facts import AmpFacts, Span
 from advisor.findings import Edit, Finding
 from advisor.fix.edits import quote_like
-from advisor.scan.imports import Scopes, dotted, module_name_for
+from advisor.scan.files import module_name_for
+from advisor.scan.imports import Scopes, dotted
+from advisor.scan.opindex import AMP_TRIGGER_RE
 from advisor.scan.traversal import visit_batched
 from advisor.scan.values import literal
-
-# What a file must contain for any PRC4xx rule to apply. The engine adds these words to the scanner's
-# pre-filter (`OpIndex.build(extra_triggers=...)`), so that the scanner parses (and reads the noqa
-# comments of) these files too; `.half(` is matched as a call, the word alone is common prose.
-TRIGGERS = ("autocast", "GradScaler", "custom_fwd", "custom_bwd", "clip_grad_norm_", "clip_grad_value_", "float16",
-            "TrainingArguments", "Seq2SeqTrainingArguments", "SFTConfig", "DPOConfig", "mixed_precision")
-HALF_CALL = r"\.half\("
-TRUE_FP16 = r"['\"](?:16-true|transformer-engine-float16)['\"]"  # Trainer/Fabric fp16 weights: PRC408
-TRIGGER_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, TRIGGERS)) + r")\b|" + HALF_CALL + "|" + TRUE_FP16)
 
 AUTOCASTS = {  # qualified name -> (device, or None when it is the first argument; names of positional args)
     "torch.autocast": (None, ("device_type", "dtype", "enabled", "cache_enabled")),
@@ -66,17 +59,6 @@ HF_ARGUMENTS = ("transformers.TrainingArguments", "transformers.Seq2SeqTrainingA
                 "transformers.training_args.TrainingArguments", "trl.SFTConfig", "trl.DPOConfig")
 VERSION_TEST_RE = re.compile(r"hasattr\(|version")  # an if choosing by torch version
 ACCELERATORS = ("accelerate.Accelerator", "accelerate.accelerator.Accelerator")
-
-
-@dataclass
-class AmpFacts:
-    """What a file's AMP code leaves for the target rules: its fp16 choices, as hits
-    (fp16 autocast blocks, HF `fp16=True`, Accelerate "fp16"), that bf16 GPUs do not need."""
-
-    path: str
-    fp16_autocasts: list = field(default_factory=list)
-    hf_fp16: list = field(default_factory=list)
-    accelerate_fp16: list = field(default_factory=list)
 
 
 @dataclass
@@ -551,7 +533,7 @@ for _node, _parts in {"If": ("body", "orelse"), "Try": ("body", "handlers", "ore
 def visitor_for(path: str, text: str, walk=None) -> _Visitor | None:
     """A visitor to run in the scanner's traversal (scan.traversal.visit_batched), or None when no
     trigger word occurs and no PRC4xx rule can apply; `walk` is the scanner's walk state."""
-    return _Visitor(path, walk) if TRIGGER_RE.search(text) else None
+    return _Visitor(path, walk) if AMP_TRIGGER_RE.search(text) else None
 
 
 def check_amp(path: str, text: str, catalogue: Catalogue, module: cst.Module | None = None,

@@ -10,8 +10,7 @@ import math
 from collections.abc import Iterable
 
 from advisor.catalogue import Catalogue, Pattern, Rule
-from advisor.facts import OpSite
-from advisor.scan.values import NOT_STATIC
+from advisor.facts import NOT_STATIC, OpSite
 
 MISSING = object()
 REPORTED_CONTEXTS = ("forward", "step", "helper")

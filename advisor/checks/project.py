@@ -25,12 +25,10 @@ from advisor.checks.ops import (
     severity_for,
 )
 from advisor.checks.registry import Hit, report
-from advisor.facts import CallEdge, FileFacts, FunctionInfo, OpSite, Setting
+from advisor.facts import NOT_STATIC, CallEdge, FileFacts, FunctionInfo, OpSite, Setting
 from advisor.findings import Finding
-from advisor.fix.fp32 import device_type_for, fp32_region_fix
 from advisor.scan.modules import ModuleIndex
-from advisor.scan.values import NOT_STATIC
-from advisor.scan.walk import STEP_RE, is_module_base
+from advisor.scan.roles import STEP_RE, is_module_base
 
 ENTRY_CONTEXTS = ("forward", "step")
 SAFE_KINDS = ("int", "fp32")
@@ -370,7 +368,7 @@ class _Judge:
                     values = _site_values(site, rule, op, f"{where} {site.observed}" if site.observed else where,
                                           self.device)
                     statement = (site.statement_span.end_line,) if site.statement_span else ()
-                    fix = (fp32_region_fix(site, texts[site.path], rule, device_type_for(file))
+                    fix = (_fp32_fix(site, texts[site.path], rule, file)
                            if site.path in texts else None)
                     extra = {"context": context, **({"chain": list(site.chain)} if site.chain else {})}
                     hit = Hit(site.span, values, fix.edits if fix else (), statement, severity, op, site.source, extra)
@@ -498,3 +496,10 @@ def _once(findings: list[Finding]) -> list[Finding]:
             seen.add(where)
             kept.append(finding)
     return kept
+
+
+def _fp32_fix(site, text: str, rule, file):
+    """The FP32-region fix of one site: libcst's code, imported only for a finding that gets one."""
+    from advisor.fix.fp32 import device_type_for, fp32_region_fix
+
+    return fp32_region_fix(site, text, rule, device_type_for(file))

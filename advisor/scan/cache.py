@@ -16,9 +16,10 @@ import tempfile
 from pathlib import Path
 
 from advisor import __version__
-from advisor.checks.amp import AmpFacts
 from advisor.checks.registry import Hit
 from advisor.facts import (
+    NOT_STATIC,
+    AmpFacts,
     Argument,
     CallEdge,
     ClassInfo,
@@ -31,7 +32,6 @@ from advisor.facts import (
     Span,
 )
 from advisor.findings import Edit, Finding, Fix
-from advisor.scan.values import NOT_STATIC
 
 FORMAT = 1  # bump when the entry layout changes
 TYPES = {cls.__name__: cls for cls in (Span, Argument, Literal, PluginCall, Setting, OpSite, FileFacts, FunctionInfo,

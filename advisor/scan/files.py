@@ -48,3 +48,14 @@ def collect(paths: list[str], patterns: tuple, root: Path) -> Iterator[Path]:
             if key not in seen:
                 seen.add(key)
                 yield path
+
+
+def module_name_for(path: str) -> str:
+    """The dotted module a file would import as: parents with __init__.py are packages."""
+    file = Path(path)
+    parts = [file.stem] if file.stem != "__init__" else []
+    parent = file.parent
+    while (parent / "__init__.py").is_file() and parent != parent.parent:
+        parts.insert(0, parent.name)
+        parent = parent.parent
+    return ".".join(parts) or file.stem

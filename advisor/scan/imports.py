@@ -5,8 +5,6 @@ script only needs its imports, `as` aliases and simple `X = a.b` rebinds.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import libcst as cst
 
 
@@ -18,17 +16,6 @@ def dotted(node: cst.BaseExpression) -> str | None:
         base = dotted(node.value)
         return f"{base}.{node.attr.value}" if base else None
     return None
-
-
-def module_name_for(path: str) -> str:
-    """The dotted module a file would import as: parents with __init__.py are packages."""
-    file = Path(path)
-    parts = [file.stem] if file.stem != "__init__" else []
-    parent = file.parent
-    while (parent / "__init__.py").is_file() and parent != parent.parent:
-        parts.insert(0, parent.name)
-        parent = parent.parent
-    return ".".join(parts) or file.stem
 
 
 class Scopes:

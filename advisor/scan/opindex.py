@@ -25,6 +25,14 @@ SETTING_TEXT = re.compile(r"precision\s*=|precision['\"]\s*:|Precision\w*\s*\(|\
 NOQA_TRIGGER = r"noqa:[^\n]*PRC"
 NUMBER_ABOVE_FP16 = r"\d[eE]\+?[5-9]|\d[eE]\+?\d\d|finfo|\b\d{6,}(?:\.\d*)?\s*\)"  # 1e5.., 1e10.., finfo, 100000)
 NUMBER_BELOW_FP16 = r"\d[eE]-(?:[89]|\d\d)"  # 1e-8, 1e-12, ...
+# What a file must contain for any PRC4xx rule to apply. The engine adds these words to the scanner's
+# pre-filter (`OpIndex.build(extra_triggers=...)`), so that the scanner parses (and reads the noqa
+# comments of) these files too; `.half(` is matched as a call, the word alone is common prose.
+AMP_TRIGGERS = ("autocast", "GradScaler", "custom_fwd", "custom_bwd", "clip_grad_norm_", "clip_grad_value_", "float16",
+            "TrainingArguments", "Seq2SeqTrainingArguments", "SFTConfig", "DPOConfig", "mixed_precision")
+HALF_CALL = r"\.half\("
+TRUE_FP16 = r"['\"](?:16-true|transformer-engine-float16)['\"]"  # Trainer/Fabric fp16 weights: PRC408
+AMP_TRIGGER_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, AMP_TRIGGERS)) + r")\b|" + HALF_CALL + "|" + TRUE_FP16)
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

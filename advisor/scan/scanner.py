@@ -1,27 +1,23 @@
-"""The static scanner: one libcst walk over a file, with small recorders reading one walk state.
+"""The static scanner: Python's parse of every file, and libcst's only for the files worth it.
 
-`Walk` tracks scopes, classes, functions, statements and regions; the
-setting, op and call-edge recorders (and the PRC4xx visitor) only record.
-Positions are resolved once per file and only when something was recorded:
-most files of a code base have nothing to say, and libcst positions cost
-more than the parse. Call sites take theirs from Python's own parse.
+Most files of a code base have nothing to say: the pre-filter (`OpIndex.triggers`)
+reads the text and Python's parse, and only a file it keeps goes through the
+libcst pass (`recording.record`), which is also the only reason libcst is imported.
 """
 from __future__ import annotations
 
 import ast
 import re
+from typing import TYPE_CHECKING
 
-import libcst as cst
-
-from advisor.facts import Argument, FileFacts, Literal, PluginCall, Setting, Span
-from advisor.scan.call_recorder import CallRecorder
-from advisor.scan.imports import module_name_for
-from advisor.scan.noqa import noqa_lines
-from advisor.scan.op_recorder import OpRecorder
+from advisor.facts import FileFacts
+from advisor.scan.files import module_name_for
 from advisor.scan.opindex import IDENTIFIER_RE, OpIndex
-from advisor.scan.setting_recorder import SettingRecorder
-from advisor.scan.training_recorder import TrainingRecorder
-from advisor.scan.walk import Positions, Walk, walk
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from advisor.scan.walk import Positions
 
 BOOL_OPERANDS_MAX = 1000  # libcst nests one level per `and`/`or`: about 7,000 overflow an 8 MB stack
 BOOL_WORD_RE = re.compile(r"\b(?:and|or)\b")
@@ -47,7 +43,7 @@ def guard_parse(text: str, path: str) -> ast.AST:
 def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset = frozenset()
          ) -> tuple[FileFacts, cst.Module | None, Positions | None]:
     """Facts of one file, its parsed module and its positions (None, None when no trigger
-    word made it worth parsing); raises libcst.ParserSyntaxError or SyntaxError when it does not parse.
+    word made it worth parsing); raises SyntaxError when it does not parse.
 
     `companions` are callables `walk -> visitor` (the PRC4xx one) walked in the same
     traversal: walking the tree costs as much as parsing it. A file without any trigger
@@ -61,52 +57,6 @@ def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset =
             IDENTIFIER_RE.findall(text))):
         facts.parsed = False
         return facts, None, None
-    module = cst.parse_module(text)
-    state = Walk(path, module, facts, index.aliases, index.setting_classes)
-    recorders = [SettingRecorder(state), OpRecorder(state, index), CallRecorder(state), TrainingRecorder(state)]
-    walk(module, state, [*recorders, *(make(state) for make in companions)])
-    positions = Positions(module, tree, text)
-    _place_all(state, positions)
-    facts.noqa = noqa_lines(text)
-    return facts, module, positions
+    from advisor.scan.recording import record  # libcst loads only once a file is worth parsing
 
-
-def _place_all(state: Walk, positions: Positions) -> None:
-    """Spans for what the recorders kept: Python's for calls and statements, libcst's for the rest."""
-    for fact, node, statement in state.pending:
-        _place(fact, positions.span(node), positions.span(statement) if statement is not None else None)
-    calls, statements = state.call_ordinal + 1, state.statement_count
-    for edge, ordinal, node in state.call_pending:
-        edge.span = positions.call_span(ordinal, node, calls)
-    for site, ordinal, node, statement_ordinal, statement in state.op_pending:
-        site.span = positions.call_span(ordinal, node, calls) if ordinal is not None else positions.span(node)
-        if statement is not None:
-            site.statement_span = positions.statement_span(statement_ordinal, statement, statements)
-
-
-def _place(fact, where: Span, statement: Span | None) -> None:
-    if isinstance(fact, Setting):
-        fact.span = where
-        fact.call_span = statement or where  # for settings, the "statement" is the whole call
-    elif isinstance(fact, PluginCall):
-        fact.span = where
-    else:
-        tag, owner, key = fact
-        if tag == "argument":
-            arg = owner.arguments[key]
-            owner.arguments[key] = _with_span(arg, where, statement)
-            if key == "precision":
-                owner.precision = owner.arguments[key]
-            elif key == "plugins":
-                owner.plugins_arg = owner.arguments[key]
-        elif tag == "plugin-arg":
-            owner.arguments[key] = _with_span(owner.arguments[key], where)
-        elif tag == "literal":
-            literals = list(owner.literals)
-            old = literals[key]
-            literals[key] = Literal(old.value, old.text, where)
-            owner.literals = tuple(literals)
-
-
-def _with_span(arg: Argument, where: Span, arg_span: Span | None = None) -> Argument:
-    return Argument(name=arg.name, text=arg.text, span=where, value=arg.value, static=arg.static, arg_span=arg_span)
+    return record(path, text, tree, facts, index, companions)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import libcst as cst
 
 from advisor import lightning
-from advisor.facts import Argument, Literal, PluginCall, Setting
+from advisor.facts import NOT_STATIC, Argument, Literal, PluginCall, Setting
 from advisor.scan.opindex import CANDIDATE_WORDS, EXTERNAL_ROOTS
-from advisor.scan.values import NOT_STATIC, branches, literal
+from advisor.scan.values import branches, literal
 from advisor.scan.walk import Recorder
 
 

@@ -8,16 +8,8 @@ from collections.abc import Callable
 
 import libcst as cst
 
+from advisor.facts import NOT_STATIC
 
-class _NotStatic:
-    def __repr__(self) -> str:
-        return "NOT_STATIC"
-
-    def __reduce__(self):  # pickles by reference, so `is NOT_STATIC` holds across processes
-        return "NOT_STATIC"
-
-
-NOT_STATIC = _NotStatic()
 FLOAT32_MAX = 3.4028234663852886e38
 FP32_DTYPES = ("torch.float32", "torch.float", "torch.float64", "torch.double")
 INT_DTYPES = ("torch.long", "torch.int64", "torch.int32", "torch.int", "torch.int16", "torch.int8",

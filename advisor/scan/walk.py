@@ -21,16 +21,10 @@ from advisor import lightning
 from advisor.facts import ClassInfo, FileFacts, FunctionInfo, Span
 from advisor.scan.dtypes import DtypeFacts
 from advisor.scan.imports import Scopes, dotted
+from advisor.scan.roles import class_kind, function_context
 from advisor.scan.traversal import visit_batched
 from advisor.scan.values import literal
 
-STEP_RE = re.compile(r"^(training|validation|test|predict)_step$|_step$")
-DATA_METHODS = {"setup", "prepare_data", "train_dataloader", "val_dataloader", "test_dataloader",
-                "predict_dataloader", "configure_optimizers", "__getitem__", "__len__", "__iter__"}
-MODULE_BASES = ("torch.nn.Module", "torch.nn.modules.module.Module")
-FUNCTION_BASES = ("torch.autograd.Function", "torch.autograd.function.Function")
-DATA_BASE_SUFFIXES = ("Dataset", "IterableDataset", "DataModule", "LightningDataModule", "BaseTransform",
-                      "DataLoader", "Sampler")
 LINE_END_RE = re.compile(r"\r\n|\r|\n")  # how Python's tokenizer ends lines (str.splitlines knows more)
 COMPOUND_STATEMENTS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor,
                        ast.While, ast.With, ast.AsyncWith, ast.Try, ast.Match,
@@ -307,7 +301,7 @@ class _Enter(Recorder):
                       if b.startswith(walk.module_name + ".") and b.rsplit(".", 1)[-1] in walk.local_classes), None)
         if kind is None and local is not None:
             kind, lite = local.setting_kind, local.lite
-        entry = Class(node.name.value, local.kind if local else _class_kind(bases), bases, info, kind, lite,
+        entry = Class(node.name.value, local.kind if local else class_kind(bases), bases, info, kind, lite,
                       defines_init=bool(local and local.defines_init))
         walk.classes.append(entry)
         walk.local_classes[entry.name] = entry
@@ -328,7 +322,8 @@ class _Enter(Recorder):
             qualname, context, owner_name = f"{parent.qualname}.<locals>.{name}", parent.context, parent.info.owner
         else:
             qualname = f"{owner.info.qualname}.{name}" if owner else name
-            context, owner_name = _function_context(owner, name), owner.info.qualname if owner else None
+            context = function_context(owner.kind if owner else None, name)
+            owner_name = owner.info.qualname if owner else None
         params = tuple(p.name.value for p in (*node.params.posonly_params, *node.params.params))
         info = FunctionInfo(qualname=qualname, path=walk.path, module=walk.module_name, context=context,
                             params=params, owner=owner_name)
@@ -422,38 +417,3 @@ def _static_names(value: cst.BaseExpression) -> tuple | None:
         if len(names) == len(value.elements):
             return tuple(n for n in names if isinstance(n, str))
     return None
-
-
-def is_module_base(base: str) -> bool:
-    """nn.Module, LightningModule or a PyG layer: their forward runs under autocast."""
-    return (base in MODULE_BASES or lightning.is_lightning(base, "LightningModule")
-            or base.startswith("torch_geometric.nn"))
-
-
-def _class_kind(bases: tuple) -> str:
-    for base in bases:
-        last = base.rsplit(".", 1)[-1]
-        if base in FUNCTION_BASES:
-            return "autograd"
-        if last.endswith(DATA_BASE_SUFFIXES):
-            return "data"
-        if is_module_base(base):
-            return "module"
-    return "other"
-
-
-def _function_context(owner: Class | None, name: str) -> str:
-    if owner is None:
-        return "helper"
-    if owner.kind == "data" or name in DATA_METHODS:
-        return "data"
-    if name == "__init__":
-        return "init"
-    if owner.kind == "autograd":
-        return "backward" if name == "backward" else "forward"
-    if owner.kind == "module":
-        if name == "forward":
-            return "forward"
-        if STEP_RE.search(name):
-            return "step"
-    return "helper"

@@ -19,10 +19,9 @@ from pathlib import Path
 from advisor import lightning
 from advisor.catalogue import Catalogue, load_catalogue
 from advisor.checks.ops import matching_rules
-from advisor.facts import FileFacts, ModelCensus, OpSite, Span
+from advisor.facts import NOT_STATIC, FileFacts, ModelCensus, OpSite, Span
 from advisor.isolation import run_isolated
 from advisor.scan.noqa import noqa_lines
-from advisor.scan.values import NOT_STATIC
 from advisor.trace.names import canonical
 
 DEFAULT_TIMEOUT_S = 120.0

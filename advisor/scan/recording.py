@@ -1,0 +1,82 @@
+"""The libcst pass over a file worth parsing: one walk with the recorders reading one walk state.
+
+`Walk` tracks scopes, classes, functions, statements and regions; the
+setting, op and call-edge recorders (and the PRC4xx visitor) only record.
+Positions are resolved once per file and only when something was recorded:
+libcst positions cost more than the parse. Call sites take theirs from
+Python's own parse.
+"""
+from __future__ import annotations
+
+import ast
+
+import libcst as cst
+
+from advisor.facts import Argument, FileFacts, Literal, PluginCall, Setting, Span
+from advisor.scan.call_recorder import CallRecorder
+from advisor.scan.noqa import noqa_lines
+from advisor.scan.op_recorder import OpRecorder
+from advisor.scan.opindex import OpIndex
+from advisor.scan.setting_recorder import SettingRecorder
+from advisor.scan.training_recorder import TrainingRecorder
+from advisor.scan.walk import Positions, Walk, walk
+
+
+def record(path: str, text: str, tree: ast.AST, facts: FileFacts, index: OpIndex, companions=()
+           ) -> tuple[FileFacts, cst.Module, Positions]:
+    """`scan` for a file worth parsing: libcst's parse, the recorders' walk, the positions of what they kept."""
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
+        raise SyntaxError(message, (path, exc.raw_line, exc.raw_column + 1, None)) from exc
+    state = Walk(path, module, facts, index.aliases, index.setting_classes)
+    recorders = [SettingRecorder(state), OpRecorder(state, index), CallRecorder(state), TrainingRecorder(state)]
+    walk(module, state, [*recorders, *(make(state) for make in companions)])
+    positions = Positions(module, tree, text)
+    _place_all(state, positions)
+    facts.noqa = noqa_lines(text)
+    return facts, module, positions
+
+
+
+
+def _place_all(state: Walk, positions: Positions) -> None:
+    """Spans for what the recorders kept: Python's for calls and statements, libcst's for the rest."""
+    for fact, node, statement in state.pending:
+        _place(fact, positions.span(node), positions.span(statement) if statement is not None else None)
+    calls, statements = state.call_ordinal + 1, state.statement_count
+    for edge, ordinal, node in state.call_pending:
+        edge.span = positions.call_span(ordinal, node, calls)
+    for site, ordinal, node, statement_ordinal, statement in state.op_pending:
+        site.span = positions.call_span(ordinal, node, calls) if ordinal is not None else positions.span(node)
+        if statement is not None:
+            site.statement_span = positions.statement_span(statement_ordinal, statement, statements)
+
+
+def _place(fact, where: Span, statement: Span | None) -> None:
+    if isinstance(fact, Setting):
+        fact.span = where
+        fact.call_span = statement or where  # for settings, the "statement" is the whole call
+    elif isinstance(fact, PluginCall):
+        fact.span = where
+    else:
+        tag, owner, key = fact
+        if tag == "argument":
+            arg = owner.arguments[key]
+            owner.arguments[key] = _with_span(arg, where, statement)
+            if key == "precision":
+                owner.precision = owner.arguments[key]
+            elif key == "plugins":
+                owner.plugins_arg = owner.arguments[key]
+        elif tag == "plugin-arg":
+            owner.arguments[key] = _with_span(owner.arguments[key], where)
+        elif tag == "literal":
+            literals = list(owner.literals)
+            old = literals[key]
+            literals[key] = Literal(old.value, old.text, where)
+            owner.literals = tuple(literals)
+
+
+def _with_span(arg: Argument, where: Span, arg_span: Span | None = None) -> Argument:
+    return Argument(name=arg.name, text=arg.text, span=where, value=arg.value, static=arg.static, arg_span=arg_span)
