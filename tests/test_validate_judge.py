@@ -156,3 +156,10 @@ def test_parse_candidates():
         parse_candidates("bf16-mix")
     with pytest.raises(ValueError, match="empty"):
         parse_candidates(" , ")
+
+
+def test_a_candidate_passes_only_when_its_interleaved_repeat_does_too():
+    from advisor.validate.session import judge_runs
+    assert judge_runs(BASE, [run(BASE), run(BASE)], None, 3.0, 0.02)["passed"]
+    crashed = judge_runs(BASE, [run(BASE), run([], error="MemoryError: out of memory")], None, 3.0, 0.02)
+    assert not crashed["passed"] and crashed["reason"] == "repeat run: crashed: MemoryError: out of memory"

@@ -114,7 +114,7 @@ def _report(script, payload, settings, runs, recommended, target, tolerance, rto
     for r in runs:
         by_name.setdefault(r["precision"], []).append(r)
     verdicts = {BASELINE: {"passed": True, "status": "baseline", "reason": "baseline", "deviation": 0.0, "nan": 0}}
-    verdicts.update({name: _judge(baseline["losses"], own, repeat_losses, tolerance, rtol)
+    verdicts.update({name: judge_runs(baseline["losses"], own, repeat_losses, tolerance, rtol)
                      for name, own in by_name.items() if name != BASELINE})
     timings = {name: _timings(own) for name, own in by_name.items()}
     s, df = speed.spread([t for t, _ in timings.values()])
@@ -142,7 +142,7 @@ def _report(script, payload, settings, runs, recommended, target, tolerance, rto
     }
 
 
-def _judge(baseline: list, own: list[dict], repeat_losses, tolerance: float, rtol: float) -> dict:
+def judge_runs(baseline: list, own: list[dict], repeat_losses, tolerance: float, rtol: float) -> dict:
     """A candidate's verdict: its first run's, unless its interleaved repeat did worse."""
     verdict = judge.judge(baseline, own[0], repeat_losses, tolerance, rtol)
     for again in own[1:]:
