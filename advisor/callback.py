@@ -179,7 +179,7 @@ class AdvisorHooks:
         facts = add_to_facts([FileFacts(path=self._setting.path, settings=[self._setting])], sites)
         report = engine.Report(files_checked=len(facts))
         report.facts, report.settings = facts, [self._setting]
-        found = op_findings(facts, self._catalogue, {})
+        found = op_findings(facts, self._catalogue)
         fp32_ops = [s for s in sites if any(f.path == s.path and f.line == s.span.line for f in found)]
         advice = recommend(self._target, [self._setting], fp32_ops, self._counted,
                            devices=self._facts["devices"])

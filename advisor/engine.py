@@ -23,6 +23,7 @@ from advisor.config import Config
 from advisor.facts import FileFacts
 from advisor.findings import Finding
 from advisor.fix import safety
+from advisor.fix.fp32 import add_fp32_fixes
 from advisor.scan import files, sourcefile, yaml_settings
 from advisor.scan.cache import FileCache
 from advisor.scan.opindex import OpIndex
@@ -38,7 +39,7 @@ class FileResult:
     facts: FileFacts | None = None
     findings: list = field(default_factory=list)
     error: Finding | None = None
-    text: str | None = None  # kept when the file has op sites: their FP32 fixes are built from it
+    text: str | None = None  # kept when a setting of the file is settled project-wide: its fixes need it
 
 
 @dataclass
@@ -92,6 +93,8 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex,
         return result
     result.facts = facts
     result.text = text if _needs_text(facts) else None
+    if module is not None:
+        add_fp32_fixes(facts, text, module, positions)
     for setting in (s for s in facts.settings if s.kind is not None):
         result.findings.extend(setting_findings(setting, text, catalogue, facts.imports_torch_as, facts.noqa))
     result.findings.extend(noqa_findings(facts, catalogue))
@@ -103,8 +106,8 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex,
 
 
 def _needs_text(facts: FileFacts | None) -> bool:
-    """Op sites get FP32-region fixes, settings settled project-wide get setting fixes: both need the text."""
-    return facts is not None and (bool(facts.ops) or any(s.kind is None for s in facts.settings))
+    """Settings settled project-wide (Trainer subclasses of other modules) get their fixes from the text."""
+    return facts is not None and any(s.kind is None for s in facts.settings)
 
 
 def check_path(path: Path, display: str, catalogue: Catalogue, index: OpIndex,
@@ -176,7 +179,7 @@ def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, in
         )
         facts = add_to_facts(facts, list(extra_ops))
     project = Project(facts, catalogue)
-    texts = {r.path: r.text for r in results if r.text is not None}
+    texts = {r.path: r.text for r in results if r.text is not None}  # for the settings settled here
     settings = project.settings()
     report.settings = [setting for _, setting, _ in settings]
     report.facts = facts
@@ -185,7 +188,7 @@ def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, in
     for file, setting, settled_here in settings:  # Trainer subclasses other modules define
         if settled_here and file.path in texts:
             findings += setting_findings(setting, texts[file.path], catalogue, file.imports_torch_as, file.noqa)
-    add_findings(report, findings + op_findings(facts, catalogue, texts, report.settings, project), config)
+    add_findings(report, findings + op_findings(facts, catalogue, report.settings, project), config)
     return report
 
 
