@@ -27,7 +27,7 @@ from advisor.fix.fp32 import add_fp32_fixes
 from advisor.scan import files, sourcefile, yaml_settings
 from advisor.scan.cache import FileCache
 from advisor.scan.opindex import OpIndex
-from advisor.scan.scanner import scan
+from advisor.scan.scanner import mentions, scan
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 PARALLEL_THRESHOLD = 16  # below this many files a worker pool costs more than it saves
@@ -111,11 +111,15 @@ def _needs_text(facts: FileFacts | None) -> bool:
 
 
 def check_path(path: Path, display: str, catalogue: Catalogue, index: OpIndex,
-               cache: FileCache | None = None, names: frozenset = frozenset()) -> FileResult:
+               cache: FileCache | None = None, names: frozenset = frozenset()) -> FileResult | None:
+    """The file's result; with `names` (a later round's wrappers, for a file the first round did not
+    parse), None when the file names none of them: the first round's result stands."""
     try:
         source = sourcefile.read(path, display)
     except sourcefile.InputError as exc:
         return FileResult(display, error=input_error_finding(exc, catalogue))
+    if names and not mentions(source.text, names):
+        return None
     key = cache.key(display, source.raw, sorted(names)) if cache is not None else None
     stored = cache.get(key) if key is not None else None
     if stored is not None:
@@ -137,7 +141,7 @@ def _worker(item):
 
 
 def _scan_all(paths: list[str], catalogue: Catalogue, index: OpIndex, jobs: int,
-              cache: FileCache | None = None, names: frozenset = frozenset()) -> list[FileResult]:
+              cache: FileCache | None = None, names: frozenset = frozenset()) -> list[FileResult | None]:
     global _WORKER_STATE
     _WORKER_STATE = (catalogue, index, cache, names)
     if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD or sys.platform != "linux":
@@ -215,9 +219,13 @@ def run(paths: list[str], config: Config, catalogue: Catalogue, index: OpIndex, 
     names: frozenset = frozenset()
     while True:  # files that only call the project's own wrappers: parse them too, until no new name
         skipped = [r.path for r in results if r.facts is not None and not r.facts.parsed]
-        found = wrapper_names([r.facts for r in results if r.facts is not None], catalogue) | names
-        if not skipped or found == names:
+        if not skipped:
             return results
-        names = found
-        again = {r.path: r for r in _scan_all(skipped, catalogue, index, jobs, cache, names)}
+        found = wrapper_names([r.facts for r in results if r.facts is not None], catalogue) | names
+        if found == names:
+            return results
+        names = found  # only the skipped files that name a wrapper are read past their text again
+        again = {r.path: r for r in _scan_all(skipped, catalogue, index, jobs, cache, names) if r is not None}
+        if not again:
+            return results  # no file changed: no new wrapper either
         results = [again.get(r.path, r) for r in results]

@@ -55,6 +55,7 @@ NEUTRAL_CALLS = {"size", "numel", "dim", "long", "int", "float", "double", "view
 AUTOCAST_LOWERED = {"torch.sparse.mm", "torch.sparse.addmm", "torch.spmm"}
 ATOMS = (cst.Name, cst.Attribute, cst.Subscript, cst.Call)
 NEWLINE_RE = re.compile(r"\r\n|\r|\n")
+INDENT_RE = re.compile(r"[ \t\f]*")
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def _region_fix(site: OpSite, file: _File, device_type: str | None) -> Fix | Non
     """The unsafe fix for one op site, or None when the call is not one we rewrite."""
     shape = shape_for(site.op)
     call, statement = file.positions.op_nodes[site.span]
-    if not file.place(call, site.span):
+    if not file.place(call, site.span, site.statement_span if statement is not None else None):
         return None
     if site.op.startswith("torch.") and any(a.keyword is not None and a.keyword.value == "out" for a in call.args):
         return None  # an `out=` buffer is written in place: an fp32 copy of it would not be
@@ -216,14 +217,15 @@ class _File:
         self.uses_jit = "torch.jit" in text or "jit.script" in text
         self._offsets: dict = {}  # node -> (start, end) offsets in the text
 
-    def place(self, call: cst.Call, span: Span) -> bool:
+    def place(self, call: cst.Call, span: Span, statement: Span | None) -> bool:
         """Offsets of `call` and of every node in it; False where the call's own code (libcst's,
-        written alone) is not the text at `span` (never seen: the two parses would disagree)."""
+        written alone) is not the text at `span` (never seen: the two parses would disagree);
+        `statement` is the simple statement holding it, when there is one."""
         if call in self._offsets:
             return True
-        statement = cst.SimpleStatementLine([cst.Expr(call)])
-        indent = self._indent(span)  # continuation lines inside the call start with it
-        body = [cst.If(cst.Name("_"), cst.IndentedBlock([statement], indent=indent))] if indent else [statement]
+        alone_line = cst.SimpleStatementLine([cst.Expr(call)])
+        indent = self._indent(span, statement)  # continuation lines inside the call start with it
+        body = [cst.If(cst.Name("_"), cst.IndentedBlock([alone_line], indent=indent))] if indent else [alone_line]
         alone = cst.Module(body, default_newline=self.module.default_newline)
         ranges = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
         code, start = alone.code, self.index.offset(span.line, span.column)
@@ -237,13 +239,15 @@ class _File:
                                         for at in (where.start, where.end))
         return True
 
-    def _indent(self, span: Span) -> str:
-        """The indentation libcst writes inside the call: that of the innermost statement holding it."""
-        at = self.index.offset(span.line, span.column)
-        holding = [start for start, end in self._statements if start <= at < end]
-        line_start = self.index.starts[self.index.position(max(holding))[0] - 1] if holding else at
-        first = self.text[line_start:at]
-        return first[:len(first) - len(first.lstrip(" \t\f"))]
+    def _indent(self, call: Span, statement: Span | None) -> str:
+        """The indentation libcst writes inside the call: that of the simple statement holding it,
+        else (in a compound statement's header) of the innermost statement holding it."""
+        line = statement.line if statement is not None else call.line
+        if statement is None:
+            at = self.index.offset(call.line, call.column)
+            holding = [start for start, end in self._statements if start <= at < end]
+            line = self.index.position(max(holding))[0] if holding else line
+        return INDENT_RE.match(self.text, self.index.starts[line - 1]).group()
 
     @cached_property
     def _statements(self) -> list:

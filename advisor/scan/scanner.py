@@ -57,8 +57,7 @@ def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset =
     """
     tree = guard_parse(text, path)
     facts = FileFacts(path=path, module=module_name_for(path))
-    if not index.triggers.search(text) and not companions and not (names and not names.isdisjoint(
-            IDENTIFIER_RE.findall(text))):
+    if not index.triggers.search(text) and not companions and not mentions(text, names):
         facts.parsed = False
         return facts, None, None
     module = cst.parse_module(text)
@@ -69,6 +68,11 @@ def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset =
     _place_all(state, positions)
     facts.noqa = noqa_lines(text)
     return facts, module, positions
+
+
+def mentions(text: str, names: frozenset) -> bool:
+    """Whether the text names one of `names` (identifiers, e.g. project wrappers)."""
+    return bool(names) and not names.isdisjoint(IDENTIFIER_RE.findall(text))
 
 
 def _place_all(state: Walk, positions: Positions) -> None:
