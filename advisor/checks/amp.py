@@ -25,6 +25,7 @@ from advisor.facts import Span
 from advisor.findings import Edit, Finding
 from advisor.fix.edits import quote_like
 from advisor.scan.imports import Scopes, dotted, module_name_for
+from advisor.scan.traversal import visit_batched
 from advisor.scan.values import literal
 
 # What a file must contain for any PRC4xx rule to apply. The engine adds these words to the scanner's
@@ -548,7 +549,7 @@ for _node, _parts in {"If": ("body", "orelse"), "Try": ("body", "handlers", "ore
 # ---- entry points -------------------------------------------------------------------------------
 
 def visitor_for(path: str, text: str, walk=None) -> _Visitor | None:
-    """A visitor to run in the scanner's traversal (libcst.visit_batched), or None when no
+    """A visitor to run in the scanner's traversal (scan.traversal.visit_batched), or None when no
     trigger word occurs and no PRC4xx rule can apply; `walk` is the scanner's walk state."""
     return _Visitor(path, walk) if TRIGGER_RE.search(text) else None
 
@@ -571,7 +572,7 @@ def check_amp(path: str, text: str, catalogue: Catalogue, module: cst.Module | N
             module = module or cst.parse_module(text)
         except (cst.ParserSyntaxError, RecursionError):
             return [], None
-        cst.visit_batched(module, [visitor])
+        visit_batched(module, [visitor])
     amp = AmpFile(path, text, module, visitor, positions)
     findings = registry.judge("amp", "file", amp, catalogue, path, noqa)
     return findings, AmpFacts(path, _fp16_autocasts(amp), _hf_fp16(amp), _accelerate_fp16(amp))

@@ -2,17 +2,23 @@
 which files are worth a libcst parse at all."""
 from __future__ import annotations
 
+import ast
 import fnmatch
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from advisor.catalogue import Catalogue
+from advisor.lightning import LIGHTNING_ROOTS
 
 # A file can hold a setting only if it names a Lightning entry point and passes something a setting
 # rule reads (`**cfg` may hold the precision: PRC112), or constructs one (listed in `settings` even
 # without precision=), or subclasses one; noqa comments naming PRC codes are read (for PRC002) wherever they are.
 SETTING_NAMES = frozenset({"Trainer", "Fabric", "LightningCLI", "LightningLite"})
+CANDIDATE_WORDS = ("trainer", "fabric", "lite")  # a project class so named may subclass one
+EXTERNAL_ROOTS = frozenset({"torch", "numpy", "math", "os", "sys", "typing", "functools", "itertools", "collections",
+                            "logging", "warnings", "builtins", "torch_scatter", "torch_geometric", "torch_sparse",
+                            "torch_cluster", *LIGHTNING_ROOTS})  # their classes are no project's Trainer
 SETTING_TEXT = re.compile(r"precision\s*=|precision['\"]\s*:|Precision\w*\s*\(|\bamp_(?:backend|level)\b|\*\*[A-Za-z_]"
                           r"|\b(?:Trainer|Fabric|LightningCLI|LightningLite)\s*\(|^\s*class\s+\w+\s*\([^)]*"
                           r"\b(?:Trainer|Fabric|LightningLite)\b", re.M)
@@ -58,14 +64,64 @@ class Triggers:
     def _compiled(self) -> tuple:
         return re.compile("|".join(sorted(self.regexes)) or "(?!)"), frozenset(self.words), tuple(sorted(self.prefixes))
 
-    def search(self, text: str) -> bool:
+    def search(self, text: str, tree: ast.AST | None = None) -> bool:
+        """`tree`, Python's parse of `text`, sharpens the settings test: a Trainer named
+        in a docstring or a type hint next to some `**kwargs` constructs nothing."""
         pattern, words, prefixes = self._compiled
         if pattern.search(text):
             return True
         identifiers = set(IDENTIFIER_RE.findall(text))
         if not identifiers.isdisjoint(words) or (prefixes and any(name.startswith(prefixes) for name in identifiers)):
             return True
-        return not identifiers.isdisjoint(SETTING_NAMES) and SETTING_TEXT.search(text) is not None
+        return (not identifiers.isdisjoint(SETTING_NAMES) and SETTING_TEXT.search(text) is not None
+                and (tree is None or builds_setting(tree)))
+
+
+def builds_setting(tree: ast.AST) -> bool:
+    """Does the code call or subclass anything the setting recorder reads: a Trainer/Fabric/CLI/Lite,
+    an alias of one, or a capitalized class not imported from a known library that may be a Trainer
+    subclass (see SettingRecorder._candidate)?"""
+    external, candidates = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = _last_name(node.func)
+            if name in SETTING_NAMES:
+                return True
+            if name[:1].isupper() and (any(word in name.lower() for word in CANDIDATE_WORDS)
+                                       or any(keyword.arg == "precision" for keyword in node.keywords)):
+                candidates.append(_root_name(node.func))
+        elif isinstance(node, ast.ClassDef):
+            if any(_last_name(base) in SETTING_NAMES for base in node.bases):
+                return True
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.asname and alias.name.rsplit(".", 1)[-1] in SETTING_NAMES:
+                    return True
+            external.update(_external_bindings(node))
+    return any(root is not None and root not in external for root in candidates)
+
+
+def _external_bindings(node: ast.Import | ast.ImportFrom):
+    """The names an import binds to a module of EXTERNAL_ROOTS."""
+    if isinstance(node, ast.ImportFrom):
+        if node.level == 0 and node.module and node.module.split(".")[0] in EXTERNAL_ROOTS:
+            yield from (alias.asname or alias.name for alias in node.names)
+        return
+    for alias in node.names:
+        if alias.name.split(".")[0] in EXTERNAL_ROOTS:
+            yield alias.asname or alias.name.split(".")[0]
+
+
+def _root_name(node: ast.expr) -> str | None:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _last_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    return node.attr if isinstance(node, ast.Attribute) else ""
 
 
 @dataclass

@@ -57,7 +57,7 @@ def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset =
     """
     tree = guard_parse(text, path)
     facts = FileFacts(path=path, module=module_name_for(path))
-    if not index.triggers.search(text) and not companions and not mentions(text, names):
+    if not index.triggers.search(text, tree) and not companions and not mentions(text, names):
         facts.parsed = False
         return facts, None, None
     module = cst.parse_module(text)

@@ -11,13 +11,9 @@ import libcst as cst
 
 from advisor import lightning
 from advisor.facts import Argument, Literal, PluginCall, Setting
+from advisor.scan.opindex import CANDIDATE_WORDS, EXTERNAL_ROOTS
 from advisor.scan.values import NOT_STATIC, branches, literal
 from advisor.scan.walk import Recorder
-
-EXTERNAL_ROOTS = frozenset({"torch", "numpy", "math", "os", "sys", "typing", "functools", "itertools", "collections",
-                            "logging", "warnings", "builtins", "torch_scatter", "torch_geometric", "torch_sparse",
-                            "torch_cluster", *lightning.LIGHTNING_ROOTS})
-CANDIDATE_WORDS = ("trainer", "fabric", "lite")
 
 
 class SettingRecorder(Recorder):

@@ -21,6 +21,7 @@ from advisor import lightning
 from advisor.facts import ClassInfo, FileFacts, FunctionInfo, Span
 from advisor.scan.dtypes import DtypeFacts
 from advisor.scan.imports import Scopes, dotted
+from advisor.scan.traversal import visit_batched
 from advisor.scan.values import literal
 
 STEP_RE = re.compile(r"^(training|validation|test|predict)_step$|_step$")
@@ -403,7 +404,7 @@ class _Leave(Recorder):
 
 def walk(module: cst.Module, state: Walk, recorders) -> None:
     """One traversal: the state's visit methods, every recorder, then the state's leave methods."""
-    cst.visit_batched(module, [state.enter, *recorders, state.leave])
+    visit_batched(module, [state.enter, *recorders, state.leave])
 
 
 def _local(walk: Walk, node: cst.BaseExpression) -> str | None:

@@ -1,0 +1,91 @@
+"""A batched libcst traversal that reads the tree without rebuilding it.
+
+libcst's `visit_batched` goes through `CSTNode.visit`, which rebuilds and
+re-validates every node it passes, also for visitors that change nothing:
+walking a file cost twice its parse. `visit_batched` here calls the same
+`visit_<Node>` / `leave_<Node>` methods of the same visitors, in the same
+order, on the same nodes (libcst's own child order, read from each node
+class's `_visit_and_replace_children`), and creates nothing. Whitespace and
+punctuation nodes, which no visitor of ours reads, are not entered.
+"""
+from __future__ import annotations
+
+import libcst as cst
+
+TRIVIA_MODULES = ("libcst._nodes.whitespace", "libcst._nodes.op")
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def child_fields(cls: type) -> tuple[str, ...]:
+    """The fields libcst visits on `cls`, in its order (the order of the source).
+
+    Each field is visited as `visit_*(self, "field", self.field, visitor)`, so its
+    name is a string constant of `_visit_and_replace_children`, and CPython keeps
+    constants in the order the code first uses them.
+    """
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        names = getattr(cls, "__dataclass_fields__", {})
+        consts = cls._visit_and_replace_children.__code__.co_consts
+        fields = _FIELDS[cls] = tuple(dict.fromkeys(c for c in consts if isinstance(c, str) and c in names))
+    return fields
+
+
+def visit_batched(node: cst.CSTNode, visitors) -> None:
+    """Run every visitor's `visit_<Node>` on entering and `leave_<Node>` on leaving each node,
+    and its attribute visitors (`visit_If_orelse`, `leave_If_orelse`) around a field that holds
+    something (libcst calls some of them for an empty `None` field and not others)."""
+    _Traversal(visitors).visit(node)
+
+
+class _Traversal:
+    def __init__(self, visitors):
+        self.visitors = visitors
+        self.plans: dict[type, tuple | None] = {}
+
+    def _plan(self, cls: type) -> tuple | None:
+        """(visit methods, fields, leave methods) for `cls`, each field with its attribute
+        visitors (field, visits, leaves); None for a node nobody reads."""
+        name = cls.__name__
+        visits, leaves = self._methods(name)
+        if not visits and not leaves and cls.__module__ in TRIVIA_MODULES:
+            plan = None
+        else:
+            plan = (visits, tuple((field, *self._methods(f"{name}_{field}")) for field in child_fields(cls)), leaves)
+        self.plans[cls] = plan
+        return plan
+
+    def _methods(self, suffix: str) -> tuple[tuple, tuple]:
+        return (tuple(m for v in self.visitors if (m := _method(v, "visit_" + suffix)) is not None),
+                tuple(m for v in self.visitors if (m := _method(v, "leave_" + suffix)) is not None))
+
+    def visit(self, node: cst.CSTNode) -> None:
+        cls = type(node)
+        plan = self.plans[cls] if cls in self.plans else self._plan(cls)
+        if plan is None:
+            return
+        visits, fields, leaves = plan
+        for method in visits:
+            method(node)
+        for field, field_visits, field_leaves in fields:
+            child = getattr(node, field)
+            if child is None:
+                continue
+            for method in field_visits:
+                method(node)
+            if isinstance(child, cst.CSTNode):
+                self.visit(child)
+            elif isinstance(child, (tuple, list)):
+                for item in child:
+                    if isinstance(item, cst.CSTNode):
+                        self.visit(item)
+            for method in field_leaves:
+                method(node)
+        for method in leaves:
+            method(node)
+
+
+def _method(visitor, name: str):
+    """The visitor's method `name`, unless it is one of libcst's empty stubs."""
+    method = getattr(visitor, name, None)
+    return None if method is None or getattr(method, "_is_no_op", False) else method
