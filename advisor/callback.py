@@ -7,15 +7,20 @@ At setup it reads what is real (device, precision plugin, strategy, devices,
 the model's parameters) and applies the hardware rules to those facts; during
 the first training step(s) the dtype-recording dispatch recorder of `--trace`
 sees every op of `training_step`, where the user wrote it and in which dtype it
-really ran, and the op rules judge them. Then it removes itself from the
-Trainer: later steps pay nothing. Rank zero reports (one warning per finding,
+really ran, and the op rules judge them; the loss, the first op that made an
+inf/NaN and a GradScaler's scale around each optimizer step go to the runtime
+rules (PRC5xx); the live optimizer goes to the memory model. Then it removes
+itself from the Trainer: later steps pay nothing. Rank zero reports (one warning per finding,
 a summary in the log, `prec-advisor.json` in the log dir, the JSON contract of
 `check`); `strict=True` raises `PrecisionAdvisorError` on every rank before the
-first optimizer step. Any error of the callback itself becomes one warning.
+optimizer step of the step that showed the finding (after it for a GradScaler's
+skip: the skipped step changed no weight). Any error of the callback itself
+becomes one warning.
 """
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -30,11 +35,14 @@ from advisor import engine, lightning
 from advisor.catalogue import load_catalogue
 from advisor.checks.hardware import hardware_findings
 from advisor.checks.project import op_findings
+from advisor.checks.runtime import StepRecord, step_findings
 from advisor.commands import output
 from advisor.config import Config
 from advisor.facts import Argument, FileFacts, Literal, PluginCall, Setting, Span
+from advisor.hardware import memory
 from advisor.hardware.detect import detect
 from advisor.hardware.recommend import recommend
+from advisor.scan.noqa import noqa_lines
 from advisor.trace import census, dispatch
 from advisor.trace.api import add_to_facts, op_sites
 from advisor.userpaths import is_user_file
@@ -93,6 +101,53 @@ def setting_of(precision: str, plugin, accelerator: str, devices: int, strategy:
                    accelerator=accelerator, devices=str(devices), strategy=STRATEGY_NAMES.get(strategy, strategy))
 
 
+def optimizer_of(optimizers) -> memory.Optimizer:
+    """The live optimizers as the memory model counts them: their class and settings (`defaults`, and a
+    bitsandbytes optimizer's `args`: optim_bits), through the same table as the scanned constructor calls."""
+    built = []
+    for optimizer in optimizers:
+        args = getattr(optimizer, "args", None)  # bitsandbytes keeps optim_bits there
+        keywords = {**optimizer.defaults, **(vars(args) if args is not None else {})}
+        built.append(memory.optimizer_from(f"{type(optimizer).__module__}.{type(optimizer).__qualname__}", keywords))
+    return memory.choose_optimizer(o for o in built if o is not None)
+
+
+def training_step_line(module, fallback: tuple) -> tuple:
+    """(path, line) of the `def training_step` the module runs, where a step's findings go;
+    `fallback` when its source cannot be found (a compiled or generated module)."""
+    try:
+        function = inspect.unwrap(type(module).training_step)
+        return str(Path(inspect.getsourcefile(function)).resolve()), inspect.getsourcelines(function)[1]
+    except (TypeError, OSError):
+        return fallback
+
+
+def _loss_value(output) -> float | None:
+    """The loss `training_step` returned (a tensor or a dict's "loss"), as a float."""
+    loss = output.get("loss") if isinstance(output, dict) else output
+    return float(loss.detach().float()) if isinstance(loss, torch.Tensor) and loss.numel() == 1 else None
+
+
+def _origin_text(site: dict) -> str:
+    """"`aten.mul.Tensor` (torch.float16) on this line": the first op of the step that made inf/NaN,
+    on the finding's line when it is the user's, else in the library layers named."""
+    where = "on this line" if site.get("path") else f"in {' > '.join(site['chain']) or 'a library'}"
+    return f"`{site['op']}` ({', '.join(site['dtypes']) or 'no floating dtype'}) {where}"
+
+
+def _scaler(trainer):
+    """The precision plugin's GradScaler (16-mixed; MixedPrecision and FSDPPrecision), or None."""
+    return getattr(trainer.precision_plugin, "scaler", None)
+
+
+def _file_noqa(path: str) -> dict:
+    """The `# noqa` lines of a file of the user's ({} when it cannot be read)."""
+    try:
+        return noqa_lines(Path(path).read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return {}
+
+
 def run_facts(trainer, module, counted, target) -> dict:
     """What is real about this run, for the report."""
     device = trainer.strategy.root_device
@@ -118,7 +173,12 @@ class AdvisorHooks:
         self.report_path: str | None = None
         self._catalogue = load_catalogue()
         self._setting = self._target = self._counted = self._facts = self._recorder = None
+        self._optimizer = memory.ADAM_ASSUMED
         self._raw: list = []
+        self._records: list = []  # StepRecords of the steps done; `_step` is the one running
+        self._step: dict = {}
+        self._step_at: tuple = ("<run>", 0)
+        self._noqa_lines: dict = {}  # path -> its noqa comments, read once
         self._steps_seen = 0
         self._done = False
 
@@ -128,17 +188,24 @@ class AdvisorHooks:
         if stage == "fit":
             self._guarded(trainer, self._setup, trainer, pl_module)
 
+    def on_train_start(self, trainer, pl_module):
+        self._guarded(trainer, self._read_optimizers, trainer)
+
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self._guarded(trainer, self._start_recording)
 
     def on_before_backward(self, trainer, pl_module, loss):
         self._guarded(trainer, self._stop_recording)
+        if _scaler(trainer) is None:  # a GradScaler hands the hooks the scaled loss: read it at the batch end
+            self._guarded(trainer, self._read_loss, loss)
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer):
-        if self._steps_seen == 0:
-            self._guarded(trainer, self._judge_first_step, trainer)
+        if not self._done:
+            self._guarded(trainer, self._before_optimizer_step, trainer)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if not self._done:
+            self._guarded(trainer, self._end_step, trainer, outputs)
         self._steps_seen += 1
         if self._steps_seen >= self.steps:
             self._guarded(trainer, self._finish, trainer)
@@ -155,10 +222,16 @@ class AdvisorHooks:
         self._target = detect(use_torch=True).target()
         self._counted = census.count(pl_module, type(pl_module).__name__)
         self._facts = run_facts(trainer, pl_module, self._counted, self._target)
+        self._step_at = training_step_line(pl_module, (path, line))
+
+    def _read_optimizers(self, trainer):
+        """The optimizers exist from the start of training on (configure_optimizers ran after setup)."""
+        self._optimizer = optimizer_of(trainer.optimizers)
+        self._facts["optimizer"] = self._optimizer.to_json()
 
     def _start_recording(self):
         if self._recorder is None and not self._done:
-            self._recorder = dispatch.recorder_class()()
+            self._recorder = dispatch.recorder_class()(watch_values=True)
             self._recorder.watcher.__enter__()
             self._recorder.__enter__()
 
@@ -168,37 +241,74 @@ class AdvisorHooks:
             recorder.__exit__(None, None, None)
             recorder.watcher.__exit__(None, None, None)
             self._raw += recorder.sites.list()
+            if recorder.origin is not None:
+                self._step.setdefault("origin", recorder.origin)
             if recorder.error is not None:
                 raise recorder.error
+
+    def _read_loss(self, loss):
+        self._step["loss"] = _loss_value(loss)
+
+    def _before_optimizer_step(self, trainer):
+        self._stop_recording()
+        scaler = _scaler(trainer)
+        if scaler is not None:
+            self._step.setdefault("scale_before", scaler.get_scale())
+        if self.strict:
+            self._stop_if_doomed(trainer, "before its optimizer step")
+
+    def _end_step(self, trainer, outputs):
+        """Close the step's record; under a GradScaler its loss and its scale after the (maybe skipped) step."""
+        scaler = _scaler(trainer)
+        if scaler is not None:
+            self._step.update(loss=_loss_value(outputs), scale_after=scaler.get_scale())
+        self._records.append(self._record())
+        self._step = {}
+        if self.strict and scaler is not None:  # a skipped step changed no weight
+            self._stop_if_doomed(trainer, "after a skipped optimizer step, with the weights untouched")
+
+    def _record(self) -> StepRecord:
+        step, origin = self._step, self._step.get("origin")
+        user_line = origin is not None and origin.get("path")
+        path, line = (origin["path"], origin["line"]) if user_line else self._step_at
+        return StepRecord(len(self._records) + 1, self._facts["precision"], path, line, step.get("loss"),
+                          _origin_text(origin) if origin else None, step.get("scale_before"), step.get("scale_after"))
 
     def _judge(self):
         """Findings of the ops recorded so far and of the run's facts, as `check` judges them."""
         precision = self._setting.normalized or str(self._setting.precision.value)
         sites = [site for raw in self._raw if raw.get("path")
                  for site in op_sites(raw, raw["path"], self._catalogue, precision)]
-        facts = add_to_facts([FileFacts(path=self._setting.path, settings=[self._setting])], sites)
+        setting_file = FileFacts(path=self._setting.path, settings=[self._setting], noqa=self._noqa(self._setting.path))
+        facts = add_to_facts([setting_file], sites)
         report = engine.Report(files_checked=len(facts))
         report.facts, report.settings = facts, [self._setting]
         found = op_findings(facts, self._catalogue)
         fp32_ops = [s for s in sites if any(f.path == s.path and f.line == s.span.line for f in found)]
         advice = recommend(self._target, [self._setting], fp32_ops, self._counted,
-                           devices=self._facts["devices"])
+                           devices=self._facts["devices"], optimizer=self._optimizer)
         noqa = {f.path: f.noqa for f in facts}
         found += hardware_findings([self._setting], self._target, advice, self._catalogue, self._counted, noqa)
+        records = self._records + ([self._record()] if self._step else [])
+        found += step_findings(records, self._catalogue, {r.path: self._noqa(r.path) for r in records})
         engine.add_findings(report, [replace(f, fix=None) for f in found], Config())
         report.recommendation = advice
         return report
 
-    def _judge_first_step(self, trainer):
-        self._stop_recording()
+    def _noqa(self, path: str) -> dict:
+        if path not in self._noqa_lines:
+            self._noqa_lines[path] = _file_noqa(path)
+        return self._noqa_lines[path]
+
+    def _stop_if_doomed(self, trainer, when: str):
         report = self._judge()
         doomed = [f for f in report.findings if f.severity in REPORTED]
-        if self.strict and doomed:
+        if doomed:
             self._report(trainer, report)
             first = doomed[0]
             raise PrecisionAdvisorError(f"{first.code} at {first.path}:{first.line}: {first.message} "
-                                        f"(PrecisionAdvisor(strict=True) stopped the run before the first "
-                                        f"optimizer step; {len(doomed)} finding(s))")
+                                        f"(PrecisionAdvisor(strict=True) stopped the run in training step "
+                                        f"{self._steps_seen + 1}, {when}; {len(doomed)} finding(s))")
 
     def _finish(self, trainer):
         self._stop_recording()

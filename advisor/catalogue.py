@@ -24,7 +24,7 @@ CODE_RE = re.compile(r"^PRC[0-9]{3}$")
 NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 RULE_KEYS = {
     "code", "name", "severity", "summary", "message", "rationale", "fix", "fix_title",
-    "references", "valid", "invalid", "patterns", "context",
+    "references", "valid", "invalid", "patterns", "context", "runtime",
 }
 PATTERN_KEYS = {"function", "method", "module", "subclass", "aten", "keyword", "position", "equals", "in", "not_in",
                 "above", "below", "default", "op"}
@@ -99,6 +99,7 @@ class Rule:
     invalid: tuple = ()
     patterns: tuple = ()
     context: str = ""  # free-form hint for op rules: "accumulate", "constant"...
+    runtime: bool = False  # reported by the PrecisionAdvisor callback from a real run; examples are training scripts
     origin: str = ""
 
     @property
@@ -203,6 +204,9 @@ def _rule(raw: dict, origin: str) -> Rule:
     if raw["severity"] not in SEVERITIES:
         raise CatalogueError(f"{where}: severity must be one of {', '.join(SEVERITIES)}")
     fix = raw.get("fix", "none")
+    runtime = raw.get("runtime", False)
+    if not isinstance(runtime, bool) or runtime and (fix != "none" or raw.get("patterns")):
+        raise CatalogueError(f"{where}: `runtime` is true or false, and a runtime rule has no fix and no patterns")
     if fix not in FIX_KINDS:
         raise CatalogueError(f"{where}: fix must be one of {', '.join(FIX_KINDS)}")
     return Rule(
@@ -219,6 +223,7 @@ def _rule(raw: dict, origin: str) -> Rule:
         invalid=_examples(raw.get("invalid"), where, fixable=fix != "none"),
         patterns=tuple(_pattern(p, where) for p in raw.get("patterns", ())),
         context=raw.get("context", ""),
+        runtime=runtime,
         origin=origin,
     )
 

@@ -177,6 +177,7 @@ class CallEdge:
     span: Span | None = None
     args: tuple = ()  # ((flows, dtype, static value or NOT_STATIC), ...) for positional arguments
     keywords: tuple = ()  # ((name, flows, dtype, static value or NOT_STATIC), ...)
+    autocast_off: bool = False  # inside `torch.autocast(..., enabled=False)`: the callee runs without autocast
 
 
 @dataclass
@@ -200,6 +201,9 @@ class ClassInfo:
     bases: tuple = ()  # qualified (or file-local) base names
     attributes: dict[str, str] = field(default_factory=dict)  # `self.x = Cls(...)` -> qualified Cls
     accumulates: bool | None = None  # MessagePassing aggregation: False for max/min, None when unknown
+    aggr_set: bool = False  # its own __init__ chooses the aggregation (else a base class's choice holds)
+    aggr_attribute: str | None = None  # `super().__init__(aggr=self.NAME)`: the class attribute NAME decides
+    attribute_accumulates: dict[str, bool | None] = field(default_factory=dict)  # class-body `NAME = "max"`, judged
 
 
 @dataclass(frozen=True)

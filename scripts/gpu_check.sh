@@ -7,7 +7,8 @@
 # Checks its dependencies first (exit 2 naming what is missing), then prints one line per check,
 # PASS/FAIL/SKIP and what it asserts, and writes <check>.json, .png, .txt (the table) and .log
 # under $OUT. Exit 0 when every check passed, 1 when one failed. Sized for well under 5 minutes on
-# one GPU: tiny models, 30 measured steps, one child process per run.
+# one GPU: tiny models, 30 measured steps, one child process per run, one round (--rounds 1) except
+# the speed check, which runs two interleaved rounds for its interval.
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
@@ -60,7 +61,7 @@ PY
 skip() { echo "SKIP $1: $2"; }
 
 # 1. The regression example trains the same in bf16 as in fp32, and what ran is what was asked for.
-validate regression examples/regression.py --candidates bf16-mixed,bf16-true,16-mixed --steps 30 --warmup 5
+validate regression examples/regression.py --candidates bf16-mixed,bf16-true,16-mixed --steps 30 --warmup 5 --rounds 1
 if [ "$CAPABILITY" -ge 80 ]; then
     expect regression 'rc == 0 and all(runs[p]["status"] == "pass" and runs[p]["effective_precision"] == p
                        for p in ("bf16-mixed", "bf16-true"))' "bf16-mixed and bf16-true pass, exactly as asked"
@@ -71,7 +72,7 @@ expect regression 'runs["16-mixed"]["effective_precision"] == "16-mixed" and d["
     "16-mixed runs as fp16 on CUDA (no fallback); speed marked representative"
 
 # 2. Activations above 65504 overflow fp16: 16-true must fail, bf16-mixed must not.
-validate overflow examples/overflow.py --candidates 16-true,bf16-mixed --steps 20 --warmup 2
+validate overflow examples/overflow.py --candidates 16-true,bf16-mixed --steps 20 --warmup 2 --rounds 1
 expect overflow 'runs["16-true"]["status"] == "fail" and runs["16-true"]["nan"] > 0' "16-true fails with non-finite loss"
 expect overflow 'runs["bf16-mixed"]["status"] == "pass"' "bf16-mixed passes on the overflow example"
 
@@ -96,15 +97,15 @@ else
 fi
 
 # 4. The memory cap works with CUDA: a generous cap lets CUDA start (RLIMIT_AS would not), a small one stops the run.
-validate memory_ok examples/regression.py --candidates bf16-mixed --steps 10 --warmup 2 --memory-limit 2048
+validate memory_ok examples/regression.py --candidates bf16-mixed --steps 10 --warmup 2 --memory-limit 2048 --rounds 1
 expect memory_ok 'rc == 0 and runs["bf16-mixed"]["status"] == "pass"' "a 2 GiB cap leaves a small run alone"
 validate memory_cap examples/regression.py --model "$OUT_DIR/wide_regressor.py:wide" --candidates bf16-mixed \
-    --steps 10 --warmup 2 --memory-limit 256
+    --steps 10 --warmup 2 --memory-limit 256 --rounds 1
 expect memory_cap 'rc == 2 and "memory" in log.lower() and "Traceback" not in log' \
     "a 256 MiB cap stops the wide model with a one-line memory error"
 
 # 5. The defaults: the advisor's picks for this GPU; the recommended precision must pass.
-validate defaults examples/regression.py --steps 30 --warmup 5
+validate defaults examples/regression.py --steps 30 --warmup 5 --rounds 1
 expect defaults 'rc == 0 and d["recommended_passed"] and d["hardware"]["device"] == "cuda"' \
     "the advisor's pick for this GPU passes"
 

@@ -21,6 +21,7 @@ EVERY_TEST = ()
 # test file -> words of the test names that need torch (EVERY_TEST: the whole file)
 TORCH_TESTS = {
     "test_callback.py": EVERY_TEST,
+    "test_callback_runtime.py": EVERY_TEST,
     "test_cli_fix_trace.py": ("trace", "validate"),
     "test_detect.py": ("through_torch",),
     "test_env_command.py": ("torch_probe",),
@@ -28,6 +29,7 @@ TORCH_TESTS = {
     "test_fixed_code_runs.py": EVERY_TEST,
     "test_fixed_settings_run.py": EVERY_TEST,
     "test_modelload.py": EVERY_TEST,
+    "test_rule_examples.py": ("runtime",),
     "test_trace_api.py": EVERY_TEST,
     "test_trace_census.py": EVERY_TEST,
     "test_trace_dispatch.py": EVERY_TEST,

@@ -8,7 +8,7 @@ import pytest
 
 from advisor.catalogue import load_catalogue
 from advisor.checks import registry
-from advisor.checks.examples import check_example, fixed_example
+from advisor.checks.examples import check_example, fixed_example, run_example
 from advisor.commands.explain import rule_page, rules_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,23 +17,29 @@ PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*(?:![rsa])?(?::[^{}]*)?\}")
 
 
 def _cases(kind):
+    """A runtime rule's example ids end in "-runtime": conftest marks them as torch tests."""
     for rule in CATALOGUE:
         for number, example in enumerate(getattr(rule, kind)):
-            yield pytest.param(rule, example, id=f"{rule.code}-{kind}-{number}")
+            yield pytest.param(rule, example, id=f"{rule.code}-{kind}-{number}" + ("-runtime" if rule.runtime else ""))
 
 
-def _codes(example):
-    return [f.code for f in check_example(example).findings]
+def _findings(rule, example, folder):
+    """What the checker reports for a static rule's snippet; what a runtime rule's script reports when it runs."""
+    return run_example(example, folder) if rule is not None and rule.runtime else check_example(example).findings
+
+
+def _codes(example, rule=None, folder=None):
+    return [f.code for f in _findings(rule, example, folder)]
 
 
 @pytest.mark.parametrize("rule, example", list(_cases("invalid")))
-def test_invalid_example_is_flagged(rule, example):
-    assert rule.code in _codes(example)
+def test_invalid_example_is_flagged(rule, example, tmp_path):
+    assert rule.code in _codes(example, rule, tmp_path)
 
 
 @pytest.mark.parametrize("rule, example", list(_cases("valid")))
-def test_valid_example_is_not_flagged(rule, example):
-    assert rule.code not in _codes(example)
+def test_valid_example_is_not_flagged(rule, example, tmp_path):
+    assert rule.code not in _codes(example, rule, tmp_path)
 
 
 @pytest.mark.parametrize("rule, example", [case for case in _cases("invalid") if case.values[1].fixed is not None])
@@ -43,14 +49,15 @@ def test_fixed_text_is_what_the_fix_produces(rule, example):
     assert rule.code not in _codes(type(example)(fixed, example.options))
 
 
-@pytest.mark.parametrize("rule", [r for r in CATALOGUE if r.family != "PRC0xx"], ids=lambda r: r.code)
-def test_a_noqa_on_the_line_silences_every_rule(rule):
+@pytest.mark.parametrize("rule", [r for r in CATALOGUE if r.family != "PRC0xx"],
+                         ids=lambda r: r.code + ("-runtime" if r.runtime else ""))
+def test_a_noqa_on_the_line_silences_every_rule(rule, tmp_path):
     """One `report()` applies noqa to every family alike (the tool's own PRC0xx are about noqa)."""
     example = rule.invalid[0]
-    line = next(f.line for f in check_example(example).findings if f.code == rule.code)
+    line = next(f.line for f in _findings(rule, example, tmp_path) if f.code == rule.code)
     lines = example.code.splitlines(keepends=True)
     lines[line - 1] = lines[line - 1].rstrip("\n") + f"  # noqa: {rule.code}\n"
-    assert rule.code not in _codes(type(example)("".join(lines), example.options))
+    assert rule.code not in _codes(type(example)("".join(lines), example.options), rule, tmp_path)
 
 
 def test_every_rule_has_both_kinds_of_examples():

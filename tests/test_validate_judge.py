@@ -90,31 +90,55 @@ def test_window_samples_take_the_median_so_one_slow_step_is_ignored():
     assert len(speed.window_samples([0.01] * 50)) == 8 and len(speed.window_samples([0.01] * 5)) == 5
 
 
-def test_summary_is_a_t_interval():
-    summary = speed.summarize([1.0, 2.0, 3.0])
-    assert summary["step_time_s"] == 2.0 and summary["windows"] == 3
-    assert summary["ci_s"] == pytest.approx(4.303 * 1.0 / math.sqrt(3))
-    assert speed.summarize([1.0])["ci_s"] == math.inf and speed.summarize([])["step_time_s"] is None
+def runs(*means, within=None):
+    return [{"mean": m, "within": within} for m in means]
 
 
-def test_run_to_run_spread_has_a_floor():
-    assert speed.run_to_run(1.0, 1.01) == speed.RUN_TO_RUN_FLOOR
-    assert speed.run_to_run(1.0, 3.0) == pytest.approx(1.0)
-    assert speed.run_to_run(1.0, None) == speed.RUN_TO_RUN_FLOOR
+def test_run_to_run_spread_is_pooled_over_precisions_on_a_log_scale():
+    s, df = speed.spread([runs(1.0, 1.1), runs(2.0, 2.2), runs(5.0)])  # the single run adds nothing
+    assert df == 2 and s == pytest.approx(math.log(1.1) / math.sqrt(2))
+    assert speed.spread([runs(1.0), runs(2.0)]) == (None, 0)  # nothing ran twice: no spread, no winner
+    # two runs that agree by chance do not hide the windows' own spread
+    assert speed.spread([runs(1.0, 1.0, within=0.01)])[0] == pytest.approx(0.1)
+    assert speed.run_time([1.0, 2.0, 3.0]) == {"mean": 2.0, "within": pytest.approx(1 / 3 / 4)}
 
 
-def timed(name, mean, ci, passed=True):
-    return {"precision": name, "passed": passed, "step_time_s": mean, "ci_s": ci}
+def test_ratio_interval_and_summary():
+    value = speed.ratio(runs(2.0, 2.0), runs(1.0, 1.0), 0.1, 3)
+    half = 3.182 * 0.1 * math.sqrt(1 / 2 + 1 / 2)
+    assert value == {"ratio": 2.0, "low": pytest.approx(2 * math.exp(-half)), "high": pytest.approx(2 * math.exp(half))}
+    assert speed.ratio(runs(2.0), runs(1.0), None, 0) == {"ratio": 2.0, "low": None, "high": None}
+    summary = speed.summarize(runs(1.0, 4.0), 16, 0.1, 3)
+    assert summary["step_time_s"] == pytest.approx(2.0) and summary["windows"] == 16
+    assert summary["ci_s"] == pytest.approx(2.0 * (math.exp(3.182 * 0.1 / math.sqrt(2)) - 1))
+    assert speed.summarize(runs(1.0), 8, None, 0)["ci_s"] == math.inf
 
 
-def test_a_winner_only_beyond_the_interval():
-    runs = [timed("32-true", 1.0, 0.05), timed("bf16-mixed", 0.5, 0.05), timed("bf16-true", 0.52, 0.05),
-            timed("16-true", 0.1, 0.01, passed=False)]
-    assert speed.verdict(runs, 0.05) == {"winner": None, "tied": ["bf16-mixed", "bf16-true"]}
-    runs[2]["step_time_s"] = 0.9
-    assert speed.verdict(runs, 0.05) == {"winner": "bf16-mixed", "tied": ["bf16-mixed"]}
-    assert speed.verdict(runs, 0.5)["winner"] is None  # a noisy machine: nothing is significant
-    assert speed.verdict([runs[3]], 0.05) == {"winner": None, "tied": []}
+def test_interleaved_rounds_cancel_a_drifting_load():
+    from advisor.validate.session import interleaved
+    assert interleaved(["32-true", "a", "b"], 2) == ["b", "a", "32-true"]
+    assert interleaved(["32-true", "a"], 1) == ["32-true"]  # one round: only the baseline's repeat
+    assert interleaved(["32-true", "a"], 3) == ["a", "32-true", "32-true", "a", "32-true"]
+    # the machine slows 10% per run; in the order 32-true, a, a, 32-true both average the same load
+    slowing = [1.1 ** i for i in range(4)]
+    timed = {"32-true": runs(slowing[0], slowing[3]), "a": runs(slowing[1], slowing[2])}
+    s, df = speed.spread(timed.values())
+    assert speed.ratio(timed["a"], timed["32-true"], s, df)["ratio"] == pytest.approx(1.0)
+    assert speed.verdict(timed, s, df) == {"winner": None, "tied": ["32-true", "a"]}
+
+
+def test_a_winner_only_when_its_whole_interval_is_beyond_the_tie_band():
+    timed = {"32-true": runs(1.0, 1.02), "bf16-mixed": runs(0.5, 0.51), "bf16-true": runs(0.52, 0.5)}
+    s, df = speed.spread(timed.values())
+    assert speed.verdict(timed, s, df) == {"winner": None, "tied": ["bf16-mixed", "bf16-true"]}
+    timed["bf16-true"] = runs(0.9, 0.92)
+    assert speed.verdict(timed, s, df) == {"winner": "bf16-mixed", "tied": ["bf16-mixed"]}
+    assert speed.verdict(timed, 0.5, df)["winner"] is None  # a noisy machine: nothing is significant
+    assert speed.verdict(timed, None, 0)["winner"] is None  # no spread measured: nothing is significant
+    close = {"32-true": runs(1.0, 1.0), "bf16-mixed": runs(0.96, 0.96)}  # 4% faster, known exactly: inside the band
+    assert speed.verdict(close, 1e-9, 2)["winner"] is None
+    assert speed.verdict({"32-true": runs(1.0)}, None, 0) == {"winner": "32-true", "tied": ["32-true"]}
+    assert speed.verdict({}, None, 0) == {"winner": None, "tied": []}
 
 
 def test_default_candidates_by_hardware():
@@ -132,3 +156,10 @@ def test_parse_candidates():
         parse_candidates("bf16-mix")
     with pytest.raises(ValueError, match="empty"):
         parse_candidates(" , ")
+
+
+def test_a_candidate_passes_only_when_its_interleaved_repeat_does_too():
+    from advisor.validate.session import judge_runs
+    assert judge_runs(BASE, [run(BASE), run(BASE)], None, 3.0, 0.02)["passed"]
+    crashed = judge_runs(BASE, [run(BASE), run([], error="MemoryError: out of memory")], None, 3.0, 0.02)
+    assert not crashed["passed"] and crashed["reason"] == "repeat run: crashed: MemoryError: out of memory"

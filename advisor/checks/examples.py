@@ -1,9 +1,14 @@
 """Running a rule's catalogue examples through the real checker, as the CLI would.
 
 The rule-examples test and `explain` both read the examples this way, so
-what a page shows is what the checker does.
+what a page shows is what the checker does. A runtime rule's examples are
+training scripts: `run_example` runs one, as its user would.
 """
 from __future__ import annotations
+
+import os
+import runpy
+from pathlib import Path
 
 from advisor.api import Checker
 from advisor.catalogue import Example, Rule
@@ -42,3 +47,19 @@ def fixed_example(example: Example, rule: Rule) -> str:
     plan = fixer.plan_fixes(checker.judge(results), recheck, rule.fix == "unsafe", checker.target is not None,
                             {PATH: source})
     return plan.files[PATH].text if PATH in plan.files else example.code
+
+
+def run_example(example: Example, folder) -> list:
+    """The findings the PrecisionAdvisor callbacks of a runtime rule's example script report when it
+    runs here, in `folder` (its logs go there): the script is real code, run in this process."""
+    from advisor.callback import AdvisorHooks
+
+    script = Path(folder) / PATH
+    script.write_text(example.code, encoding="utf-8")
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        namespace = runpy.run_path(str(script), run_name="__main__")
+    finally:
+        os.chdir(before)
+    return [f for value in namespace.values() if isinstance(value, AdvisorHooks) for f in value.findings]

@@ -82,21 +82,38 @@ class Project:
             if project:
                 yield from self.ancestors(*project, seen)
 
-    def method(self, file: FileFacts, qualname: str, name: str, seen=None) -> str | None:
-        """The function key of `name` on a class, looked up along its project bases."""
+    def lineage(self, file: FileFacts, qualname: str, seen=None):
+        """(file, qualname) of a project class, then of its project bases, depth first."""
         seen = seen if seen is not None else set()
         if (file.path, qualname) in seen or qualname not in file.classes:
-            return None
+            return
         seen.add((file.path, qualname))
-        if f"{qualname}.{name}" in file.functions:
-            return _key(file.path, f"{qualname}.{name}")
+        yield file, qualname
         for base in file.classes[qualname].bases:
             project = self._class(file, base)
             if project:
-                found = self.method(*project, name, seen)
-                if found:
-                    return found
-        return None
+                yield from self.lineage(*project, seen)
+
+    def method(self, file: FileFacts, qualname: str, name: str) -> str | None:
+        """The function key of `name` on a class, looked up along its project bases."""
+        return next((_key(f.path, f"{q}.{name}") for f, q in self.lineage(file, qualname)
+                     if f"{q}.{name}" in f.functions), None)
+
+    def accumulates(self, file: FileFacts, qualname: str) -> bool | None:
+        """Does a MessagePassing class's aggregation accumulate? The nearest class (itself, then its
+        project bases) whose __init__ chooses one decides; `aggr=self.NAME` reads the class attribute
+        NAME as the class itself or a base defines it. None: unknown, or nobody chose (the base default)."""
+        lineage = [f.classes[q] for f, q in self.lineage(file, qualname)]
+        chooser = next((info for info in lineage if info.aggr_set), None)
+        if chooser is None or chooser.aggr_attribute is None:
+            return chooser.accumulates if chooser else None
+        name = chooser.aggr_attribute
+        return next((info.attribute_accumulates[name] for info in lineage if name in info.attribute_accumulates),
+                    None)
+
+    def derives(self, file: FileFacts, qualname: str, base: str) -> bool:
+        return qualname in file.classes and (base in file.classes[qualname].bases
+                                             or base in self.ancestors(file, qualname))
 
     def _context(self, file: FileFacts, info: FunctionInfo) -> str:
         """The scanner's context, corrected for classes whose nn.Module base lives in another module."""
@@ -213,6 +230,10 @@ def _site_values(site: OpSite, rule: Rule, op: str, context: str, device: str = 
 
 
 class _Judge:
+    """Where each op site is reported: an op in a helper that project functions call, on data they
+    pass in, is judged at those calls (reported at the nearest one that may pass 16-bit data, with the
+    chain; not at all when every caller passes fp32 or integer data); every other one where it is written."""
+
     def __init__(self, project: Project, rules: list[Rule], true_half: bool, device: str = "cuda"):
         self.project = project
         self.rules = rules
@@ -220,6 +241,20 @@ class _Judge:
         self.device = device
         self.summaries: dict[str, list[Entry]] = {}
         self.reached: dict[str, str] = {}
+        self.ops = {file.path: [site for site in file.ops if self._runs(file, site)] for file in project.facts}
+        self.called = {callee for key in project.functions for _, callee, _ in project.edges(key) if callee != key}
+
+    def _runs(self, file: FileFacts, site: OpSite) -> bool:
+        """A catalogued base's method called in a subclass: does the class derive from that base, and does
+        the aggregation it (or a project base) chose accumulate?"""
+        if site.kind != "subclass" or site.source != "static" or not site.function:
+            return True
+        key = _key(file.path, site.function)
+        owner = self.project.functions[key][1].owner if key in self.project.functions else None
+        if owner is None or owner not in file.classes:
+            return True
+        base = site.op.rsplit(".", 1)[0]
+        return self.project.derives(file, owner, base) and self.project.accumulates(file, owner) is not False
 
     def reachability(self) -> None:
         """function key -> the forward/step that reaches it (breadth first, nearest wins)."""
@@ -234,11 +269,12 @@ class _Judge:
                     queue.append((callee, root))
 
     def summarize(self) -> None:
-        """Entries per function: its own unsafe op sites, then (to a fixed point) its calls'."""
+        """Entries per function: its own unsafe op sites, then (to a fixed point) its calls'; an entry
+        several calls bring keeps the parameters any of them passes on."""
         project = self.project
         for key, (file, info) in project.functions.items():
             own = []
-            for site in (s for s in file.ops if s.function == info.qualname):
+            for site in (s for s in self.ops.get(file.path, ()) if s.function == info.qualname):
                 for rule in matching_rules(site, self.rules):
                     if _safe_here(site, rule) and not (site.safe_unless and rule.context != AUTOCAST_RULE_CONTEXT):
                         continue
@@ -253,25 +289,33 @@ class _Judge:
             changed, rounds = False, rounds + 1
             for key in project.functions:
                 entries = self.summaries.get(key, [])
-                if len(entries) >= MAX_ENTRIES:
-                    continue
-                known = {_identity(e) for e in entries}
+                known = {_identity(e): i for i, e in enumerate(entries)}
                 for edge, callee, shift in project.edges(key):
                     for entry in self.applicable(edge, callee, shift):
-                        if _identity(entry) in known or len(entries) >= MAX_ENTRIES:
-                            continue
                         flows = _caller_flows(edge, project.functions[callee][1], shift, entry)
+                        at = known.get(_identity(entry))
+                        if at is not None:
+                            if not flows <= entries[at].flows:
+                                entries[at] = replace(entries[at], flows=entries[at].flows | flows)
+                                changed = True
+                            continue
+                        if len(entries) >= MAX_ENTRIES:
+                            continue
+                        known[_identity(entry)] = len(entries)
                         entries = [*entries, replace(entry, chain=(edge.text, *entry.chain), flows=flows, unless=None)]
-                        known.add(_identity(entry))
                         changed = True
                 if entries:
                     self.summaries[key] = entries
 
     def applicable(self, edge: CallEdge, callee: str, shift: int) -> list[Entry]:
-        """The callee's entries that this call's arguments do not make safe."""
+        """The callee's entries that this call's arguments (or its autocast-disabled region) do not make safe."""
         info = self.project.functions[callee][1]
+        if edge.autocast_off and (not self.true_half and _passes_only_fp32(edge)):
+            return []  # fp32 data and no autocast: what the callee computes stays fp32
         found = []
         for entry in self.summaries.get(callee, ()):
+            if entry.rule.context == AUTOCAST_RULE_CONTEXT and edge.autocast_off:
+                continue  # autocast is off where the callee runs: BCE is allowed
             passed = {param: _argument(edge, info, shift, param) for param in range(len(info.params))}
             if entry.unless is not None:
                 names = [info.params.index(name) for name in entry.unless if name in info.params]
@@ -286,23 +330,41 @@ class _Judge:
                 found.append(entry)
         return found
 
+    def deferred(self, key: str | None, entry: Entry) -> bool:
+        """Is this entry of a function judged at its callers instead of in it? Yes for a helper other
+        project functions call, when what it accumulates comes from its parameters (BCE: when autocast
+        may be off where it is called)."""
+        if key not in self.called or self.project.contexts[key] != "helper":
+            return False
+        if all(_identity(e) != _identity(entry) for e in self.summaries.get(key, ())):
+            return False  # beyond the entries a summary keeps: reported here
+        return entry.rule.context == AUTOCAST_RULE_CONTEXT or bool(entry.flows) or entry.unless is not None
+
+    def _where(self, key: str | None, context: str) -> tuple[str, str | None]:
+        """(the context a finding reports, the forward/step whose call path it is in)."""
+        if context == "helper" and key in self.reached:
+            return "forward", self.reached[key]
+        return context, None
+
     def findings(self) -> list[Finding]:
         return self._site_findings() + self._call_findings()
 
     def _site_findings(self) -> list[Finding]:
         project, findings = self.project, []
         for file in project.facts:
-            for site in file.ops:
+            for site in self.ops[file.path]:
                 key = _key(file.path, site.function) if site.function else None
-                context, reached_from = project.contexts.get(key, site.context), None
-                if context == "helper" and key in self.reached:
-                    context, reached_from = "forward", self.reached[key]
+                context, reached_from = self._where(key, project.contexts.get(key, site.context))
                 for rule in matching_rules(site, self.rules):
                     if _safe_here(site, rule):
                         continue
                     severity = severity_for(rule, context, self.true_half)
                     if severity is None:
                         continue
+                    if site.source == "static" and self.deferred(key, Entry(
+                            rule, site, (), frozenset(site.flows),
+                            site.safe_unless if rule.context != AUTOCAST_RULE_CONTEXT else None)):
+                        continue  # judged at its callers
                     op = canonical_op(site, rule)
                     where = describe_context(context, reached_from)
                     values = _site_values(site, rule, op, f"{where} {site.observed}" if site.observed else where,
@@ -315,29 +377,35 @@ class _Judge:
         return [f for f in findings if f is not None]
 
     def _call_findings(self) -> list[Finding]:
-        """Calls from a forward/step (or a helper one reaches) to functions of other modules
-        that accumulate what they are given."""
+        """Calls, in any module, to helpers whose op was left to their callers: reported at the nearest
+        call that does not leave it to its own callers in turn."""
         project, findings = self.project, []
-        for key, context in project.contexts.items():
-            if context not in ENTRY_CONTEXTS and key not in self.reached:
-                continue
-            file, info = project.functions[key]
-            reached_from = None if context in ENTRY_CONTEXTS else self.reached[key]
+        for key, (file, info) in project.functions.items():
+            context, reached_from = self._where(key, project.contexts[key])
             for edge, callee, shift in project.edges(key):
-                if project.functions[callee][0] is file or edge.span is None:
-                    continue  # in this file the op itself is reported, in its caller's call path
-                entries = self.applicable(edge, callee, shift)
-                if not entries:
+                if edge.span is None:
                     continue
-                entry = entries[0]
-                chain = (info.qualname.rsplit(".", 1)[-1], edge.text, *entry.chain)
-                where = f"{describe_context(context, reached_from)}, through `{'` -> `'.join(chain)}`"
-                values = _site_values(entry.site, entry.rule, edge.text, where, self.device)
-                reported = context if reached_from is None else "forward"
-                hit = Hit(edge.span, values, severity=severity_for(entry.rule, reported, self.true_half),
-                          op=canonical_op(entry.site, entry.rule), extra={"context": reported, "chain": list(chain)})
-                findings.append(report(entry.rule, file.path, hit, file.noqa))
+                codes = set()
+                for entry in self.applicable(edge, callee, shift):
+                    severity = severity_for(entry.rule, context, self.true_half)
+                    if entry.rule.code in codes or severity is None or not self.deferred(callee, entry):
+                        continue  # not run under autocast here, or already reported where it happens
+                    flows = _caller_flows(edge, project.functions[callee][1], shift, entry)
+                    if self.deferred(key, replace(entry, flows=flows, unless=None)):
+                        continue  # this function passes its own parameters on: its callers are judged
+                    chain = (info.qualname.rsplit(".", 1)[-1], edge.text, *entry.chain)
+                    where = f"{describe_context(context, reached_from)}, through `{'` -> `'.join(chain)}`"
+                    values = _site_values(entry.site, entry.rule, edge.text, where, self.device)
+                    hit = Hit(edge.span, values, severity=severity, op=canonical_op(entry.site, entry.rule),
+                              extra={"context": context, "chain": list(chain)})
+                    findings.append(report(entry.rule, file.path, hit, file.noqa))
+                    codes.add(entry.rule.code)  # one finding per call and rule
         return [f for f in findings if f is not None]
+
+
+def _passes_only_fp32(edge: CallEdge) -> bool:
+    kinds = [arg[1] for arg in edge.args] + [keyword[2] for keyword in edge.keywords]
+    return bool(kinds) and all(kind in SAFE_KINDS for kind in kinds)
 
 
 def _identity(entry: Entry) -> tuple:

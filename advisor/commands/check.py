@@ -232,7 +232,7 @@ def _validated(report, request: CheckRequest, target) -> bool:
                   file=sys.stderr)
             return False
         try:
-            result = validate_candidates(script, [precision], model=request.model, target=target)
+            result = validate_candidates(script, [precision], model=request.model, target=target, rounds=1)
         except ValidationError as exc:
             print(f"prec-advisor: {script}: validation could not run ({exc}); recommended fixes not applied",
                   file=sys.stderr)

@@ -22,6 +22,8 @@ FIX_SAFETY = {
     "unsafe": "The fix is unsafe: it changes what runs (results can differ), so `--fix` applies it only "
               "with `--unsafe-fixes`; review the diff (`--diff --unsafe-fixes`).",
 }
+RUNTIME_NOTE = ("Reported during a real training run by the `PrecisionAdvisor` callback (docs/callback.md), "
+                "not by `check`: the examples are training scripts, run as they are by the tests.")
 
 
 def _count(number: int) -> str:
@@ -65,6 +67,7 @@ def _use_instead(rule: Rule) -> Example:
 def rule_page(rule: Rule, heading: str = "#") -> str:
     parts = [f"{heading} {rule.name} ({rule.code})", "",
              f"Severity: {rule.severity}. Fix: {rule.fix}.", "",
+             *([RUNTIME_NOTE, ""] if rule.runtime else []),
              f"{heading}# What it does", rule.summary, "",
              f"{heading}# Why is this bad?", rule.rationale, ""]
     if rule.invalid:

@@ -34,7 +34,8 @@ class CallRecorder(Recorder):
         keywords = tuple((a.keyword.value, tuple(sorted(dtypes.flows_of(a.value, walk))),
                           dtypes.of(a.value, walk, others), literal(a.value, walk.qualify))
                          for a in node.args if a.keyword is not None)
-        edge = CallEdge(callee=callee, text=walk.code(node.func), args=args, keywords=keywords)
+        edge = CallEdge(callee=callee, text=walk.code(node.func), args=args, keywords=keywords,
+                        autocast_off=walk.autocast_off > 0)
         function.info.calls.append(edge)
         walk.call_pending.append((edge, walk.call_ordinal, node))
 

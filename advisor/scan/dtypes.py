@@ -29,6 +29,10 @@ FP32_METHODS = frozenset({"float", "double"})
 SAME_DTYPE_METHODS = frozenset({"clone", "detach", "contiguous", "view", "reshape", "flatten", "unsqueeze",
                                 "squeeze", "t", "transpose", "permute", "expand", "repeat", "index_select",
                                 "gather", "sum", "cumsum", "abs", "neg"})
+CAST_METHODS = frozenset({"to", "type", "type_as", *FP32_METHODS, *INT_METHODS})
+AUTOCAST_TO_HALF = frozenset({"matmul", "mm", "bmm", "addmm", "addbmm", "baddbmm", "linear", "conv1d", "conv2d",
+                              "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "einsum",
+                              "prelu", "chain_matmul", "multi_dot", "scaled_dot_product_attention"})
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -67,6 +71,13 @@ class DtypeFacts:
         else:
             self.unless.pop(name, None)
 
+    def unpack(self, name: str, branch: bool = False) -> None:
+        """`a, name = f(...)`: what the name holds now is not known (in a branch: it may still hold the old)."""
+        self.kinds.pop(name, None)
+        self.unless.pop(name, None)
+        if not branch:
+            self.flows.pop(name, None)
+
     def flows_of(self, node: cst.BaseExpression, walk) -> frozenset:
         if not self.flows:
             return frozenset()
@@ -85,6 +96,8 @@ class DtypeFacts:
             if model is not node:
                 found = self.flows_of(dtype, walk) if dtype is not None else frozenset()
                 return found | (self.flows_of(model, walk) if model is not None else frozenset())
+            if not _keeps_dtype(func, qualified):
+                return frozenset()  # `self.lin(x)`, a project function: the call decides its output's dtype
         found = frozenset()
         for word in set(IDENTIFIER_RE.findall(walk.code(node))):
             found |= self.flows.get(word, frozenset())
@@ -149,7 +162,11 @@ class DtypeFacts:
             return "fp32"  # what the FP32 fix writes: fp32 whenever the input was half
         if not isinstance(func, cst.Attribute):
             return None
-        receiver = func.value
+        return self._method(name, func.value, node, walk, index_texts)
+
+    def _method(self, name: str, receiver: cst.BaseExpression, node: cst.Call, walk, index_texts: frozenset
+                ) -> str | None:
+        """`receiver.name(...)`'s kind."""
         if name in FP32_METHODS and not node.args:
             return "fp32"
         if name in INT_METHODS:
@@ -162,9 +179,19 @@ class DtypeFacts:
             if all(_is_device(arg, walk) for arg in node.args):
                 return self.of(receiver, walk)  # `.to(device)` keeps the dtype
             return None
+        if name in NEW_FACTORIES and walk.code(receiver) in index_texts:
+            return "int"  # `batch.new_ones(n)` beside `batch`: counts, not data
         if name in NEW_FACTORIES or name in SAME_DTYPE_METHODS:
             return self.of(receiver, walk)
         return None
+
+
+def _keeps_dtype(func: cst.BaseExpression, qualified: str | None) -> bool:
+    """Does a call's result take its dtype from its arguments (`x.view(...)`, `torch.cat`), so that a
+    caller's fp32 or integer data stays that? Modules, project functions and autocast's half ops do not."""
+    if qualified:
+        return qualified.startswith("torch.") and qualified.rsplit(".", 1)[-1] not in AUTOCAST_TO_HALF
+    return isinstance(func, cst.Attribute) and func.attr.value in (SAME_DTYPE_METHODS | CAST_METHODS)
 
 
 def _is_device(arg: cst.Arg, walk) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from advisor import lightning
 from advisor.checks.ops import pattern_matches
 from advisor.facts import OpSite
 from advisor.scan.opindex import OpIndex
@@ -20,6 +21,8 @@ NOT_DATA_KEYWORDS = frozenset({*INDEX_KEYWORDS, "dim", "dim_size", "size", "redu
                                "include_self", "alpha", "accumulate", "out"})
 NON_ACCUMULATING = frozenset({"max", "min", "amax", "amin"})
 NON_ACCUMULATING_CLASSES = ("MaxAggregation", "MinAggregation")
+NOT_PROJECT_ROOTS = frozenset({"torch", "builtins", "typing", "abc", *lightning.LIGHTNING_ROOTS})  # bases that
+# never derive from a catalogued one such as MessagePassing
 
 
 class OpRecorder(Recorder):
@@ -42,7 +45,7 @@ class OpRecorder(Recorder):
             receiver = None
         elif receiver is not None:
             name = func.attr.value
-            base = self._subclass_base(name) if walk.is_self(receiver) else None
+            base = (self._subclass_base(name) or self._inherited_base(name)) if walk.is_self(receiver) else None
             if base:
                 if walk.classes[-1].info.accumulates is False:
                     return  # MessagePassing with aggr="max"/"min": propagate accumulates nothing
@@ -97,19 +100,42 @@ class OpRecorder(Recorder):
             site.flows = tuple(sorted(flows))
 
     def _super_init(self, node: cst.Call) -> None:
-        """`super().__init__(aggr=...)` of a MessagePassing subclass: does its aggregation accumulate?"""
+        """`super().__init__(aggr=...)` (or `kwargs.setdefault("aggr", ...)` before it) of a MessagePassing
+        subclass: does its aggregation accumulate? A subclass that chooses none inherits its base's choice."""
         walk = self.walk
         func = node.func
         if not (walk.classes and walk.function and walk.function.info.qualname.endswith("__init__")
-                and isinstance(func, cst.Attribute) and func.attr.value == "__init__"
-                and isinstance(func.value, cst.Call) and walk.code(func.value.func) == "super"):
+                and isinstance(func, cst.Attribute)):
             return
-        aggr = next((a.value for a in node.args if a.keyword is not None and a.keyword.value == "aggr"),
-                    next((a.value for a in node.args if a.keyword is None and not a.star), None))
-        if aggr is not None:
-            walk.classes[-1].info.accumulates = self._accumulates(aggr, node)
+        info = walk.classes[-1].info
+        if func.attr.value == "setdefault" and not info.aggr_set and len(node.args) == 2 and \
+                literal(node.args[0].value, walk.qualify) == "aggr":
+            aggr = node.args[1].value
+        elif func.attr.value == "__init__" and isinstance(func.value, cst.Call) and \
+                walk.code(func.value.func) == "super":
+            direct = any(base in self.index.subclass_methods for base in walk.classes[-1].bases)
+            aggr = next((a.value for a in node.args if a.keyword is not None and a.keyword.value == "aggr"),
+                        next((a.value for a in node.args if a.keyword is None and not a.star), None) if direct
+                        else None)  # a project base's first parameter need not be the aggregation
+        else:
+            return
+        if aggr is None:
+            return
+        info.aggr_set = True
+        if isinstance(aggr, cst.Attribute) and walk.is_self(aggr.value):
+            info.aggr_attribute, info.accumulates = aggr.attr.value, None  # the concrete class's attribute decides
+        else:
+            info.aggr_attribute, info.accumulates = None, self._accumulates(aggr, node)
 
-    def _accumulates(self, aggr: cst.BaseExpression, node: cst.Call) -> bool | None:
+    def visit_Assign(self, node: cst.Assign) -> None:
+        """Class-body `aggr = "max"`: what `super().__init__(aggr=self.aggr)` in a base picks up."""
+        walk = self.walk
+        if walk.classes and not walk.functions and len(node.targets) == 1 and \
+                isinstance(node.targets[0].target, cst.Name) and _aggregation_like(node.value):
+            judged = self._accumulates(node.value, node)
+            walk.classes[-1].info.attribute_accumulates[node.targets[0].target.value] = judged
+
+    def _accumulates(self, aggr: cst.BaseExpression, node: cst.CSTNode) -> bool | None:
         walk = self.walk
         if isinstance(aggr, (cst.List, cst.Tuple)):  # judged per member: any accumulating one counts
             members = [self._accumulates(e.value, node) for e in aggr.elements]
@@ -132,6 +158,26 @@ class OpRecorder(Recorder):
                     return base
         return None
 
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        """`edge_index, edge_weight = f(...)`: unpacked names hold what f returns, whatever they held."""
+        walk, function = self.walk, self.walk.function
+        if function is None:
+            return
+        for target in original_node.targets:
+            if isinstance(target.target, (cst.Tuple, cst.List)):
+                for element in target.target.elements:
+                    if isinstance(element.value, cst.Name):
+                        function.dtypes.unpack(element.value.value, walk.branch_depth > function.branch_depth)
+
+    def _inherited_base(self, method: str) -> str | None:
+        """A method of a catalogued base (`propagate`) called in a class whose base is a project class:
+        recorded under that catalogued base; the project-wide judgement keeps it only when the class
+        really derives from it."""
+        cls = self.walk.classes[-1]
+        if not any(base and base.split(".")[0] not in NOT_PROJECT_ROOTS for base in cls.bases):
+            return None
+        return next((base for base, methods in self.index.subclass_methods.items() if method in methods), None)
+
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Add) and self.index.matches_function("operator.add"):
             for side in (node.left, node.right):
@@ -150,6 +196,17 @@ class OpRecorder(Recorder):
         walk.facts.ops.append(site)
         ordinal = walk.statement_ordinals[-1] if walk.statement_ordinals else None
         walk.op_pending.append((site, call_ordinal, node, ordinal, walk.statement))
+
+
+def _aggregation_like(value: cst.BaseExpression) -> bool:
+    """A string, a list of strings or an `...Aggregation()` instance: what `aggr=` takes."""
+    if isinstance(value, (cst.List, cst.Tuple)):
+        return bool(value.elements) and all(_aggregation_like(e.value) for e in value.elements)
+    if isinstance(value, cst.Call):
+        func = value.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+        return isinstance(name, str) and name.endswith("Aggregation")
+    return isinstance(value, cst.SimpleString)
 
 
 def _data_arguments(site: OpSite, node: cst.Call) -> list:

@@ -59,6 +59,8 @@ class Triggers:
                 self.prefixes.add([part for part in target.split("*", 1)[0].split(".") if part][-1])
             else:
                 self.words.add(target.rsplit(".", 1)[-1])
+            if pattern.subclass and pattern.method:  # `self.propagate` in a subclass of a project base class
+                self.words.add(pattern.method)
 
     @cached_property
     def _compiled(self) -> tuple:

@@ -55,6 +55,25 @@ def floating_dtypes(value) -> list:
                    if isinstance(t, torch.Tensor) and t.is_floating_point()})
 
 
+def _non_finite(value) -> bool:
+    """Whether a floating tensor (nested) holds inf or NaN."""
+    import torch
+    from torch.utils._pytree import tree_flatten
+
+    return any(isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all())
+               for t in tree_flatten(value)[0])
+
+
+def _non_finite_input(args, kwargs) -> bool:
+    """Tensors or Python floats among the inputs that are inf or NaN (a mask's -inf fill value, NaN data)."""
+    import math
+
+    from torch.utils._pytree import tree_flatten
+
+    scalars = [v for v in tree_flatten((args, kwargs))[0] if isinstance(v, float)]
+    return any(not math.isfinite(v) for v in scalars) or _non_finite((args, kwargs))
+
+
 def recorder_class():
     from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -64,9 +83,11 @@ def recorder_class():
         Enter `recorder.watcher` first (outside): it tells the recorder autocast's state.
         """
 
-        def __init__(self, emulate_cuda_autocast: bool = False):
+        def __init__(self, emulate_cuda_autocast: bool = False, watch_values: bool = False):
             super().__init__()
             self.emulate = emulate_cuda_autocast  # only where we switched CUDA autocast's state on ourselves
+            self.watch_values = watch_values  # find `origin`: costs one isfinite per op
+            self.origin = None  # the first op that made inf/NaN out of finite inputs (an overflow, log(0), 0/0)
             self.sites = SiteSet()
             self.watcher = autocast.state_watcher_class()()
             self.error = None  # our own failure: recording stops, the user's forward goes on
@@ -90,8 +111,18 @@ def recorder_class():
                 message = str(exc).strip().splitlines()
                 self._add(dict(site, failed=f"{type(exc).__name__}: {message[0] if message else ''}"))
                 raise
-            self._add(dict(site, dtypes=sorted(set(site["dtypes"]) | set(floating_dtypes(result)))))
+            site = dict(site, dtypes=sorted(set(site["dtypes"]) | set(floating_dtypes(result))))
+            self._add(site)
+            if self.watch_values and self.origin is None:
+                self._watch(site, result, args, kwargs)
             return result
+
+        def _watch(self, site: dict, result, args, kwargs) -> None:
+            try:
+                if _non_finite(result) and not _non_finite_input(args, kwargs):
+                    self.origin = site
+            except Exception as exc:  # noqa: BLE001
+                self.error = exc
 
         def _add(self, site: dict) -> None:
             try:

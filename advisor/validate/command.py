@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu", metavar="NAME",
                         help="the GPU the advice is for (e.g. a100, t4): its picks are tried, and timings on "
                              "another device are marked not representative")
+    parser.add_argument("--rounds", type=_positive(int), default=2,
+                        help="runs of each passing precision, interleaved, for the speed interval (2)")
     parser.add_argument("--timeout", type=_positive(float), default=900.0, help="seconds per candidate run (900)")
     parser.add_argument("--memory-limit", type=_positive(int), metavar="MIB",
                         help="cap each run's memory: CUDA allocator on a GPU, address space on a CPU (Linux)")
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         result = validate_candidates(
             args.script, args.candidates, model=args.model, datamodule=args.datamodule, synthetic=args.synthetic,
             steps=args.steps, warmup=args.warmup, seed=args.seed, tolerance=args.tolerance, rtol=args.rtol,
+            rounds=args.rounds,
             timeout=args.timeout, memory_limit_bytes=args.memory_limit * 2**20 if args.memory_limit else None,
             target=args.gpu, on_progress=report.Progress(),
         )

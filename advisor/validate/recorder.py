@@ -4,7 +4,9 @@ With `accumulate_grad_batches=k` one optimizer step spans k batches: its loss
 is the mean of theirs (Lightning hands each batch's loss over already divided
 by k, so they are summed) and its time the sum of theirs. A GradScaler skip is
 seen as a drop of the scale across the step; on CUDA the peak allocated memory
-is checked against the cap after every step.
+is checked against the cap after every step. On a CPU a step is timed by the
+process's CPU time (the runner pins one thread): time spent descheduled by
+other processes on a shared machine is not the step's.
 """
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ def recorder_class(callback_base):
             self.skipped = 0
             self.batch_size = None
             self.matmul_precision = None
+            self.threads = None
+            self.clock_name, self._clock = ("process CPU time", time.process_time) if device == "cpu" else \
+                ("wall clock", time.perf_counter)
             self._loss = self._time = self._start = 0.0
             self._step = 0
             self._scale = None
@@ -36,6 +41,7 @@ def recorder_class(callback_base):
                 raise RuntimeError(f"{self.candidate} left no trainable parameter (Lightning's bitsandbytes "
                                    "conversion freezes every Linear layer, biases included)")
             self.matmul_precision = torch.get_float32_matmul_precision()
+            self.threads = torch.get_num_threads()
             self._step = trainer.global_step
 
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
@@ -44,11 +50,11 @@ def recorder_class(callback_base):
             if self._scale is None:
                 self._scale = _scale(trainer)
             _synchronize(self.device)
-            self._start = time.perf_counter()
+            self._start = self._clock()
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             _synchronize(self.device)
-            self._time += time.perf_counter() - self._start
+            self._time += self._clock() - self._start
             loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
             self._loss += float(loss.detach().float()) if isinstance(loss, torch.Tensor) else float("nan")
             if trainer.global_step > self._step:  # the optimizer stepped: close the step

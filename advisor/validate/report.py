@@ -30,8 +30,8 @@ def table(report: dict) -> str:
     carried = ", ".join(f"{name}={value!r}" for name, value in report["trainer"].items()) or "defaults"
     matmul = report["matmul_precision"]
     lines.append(f"trainer: {carried}; fp32 matmul precision {matmul['value']!r} ({matmul['source']})")
-    header = ("precision", "result", "ran", "last loss", "drift", "nan", "skipped", "step ms (95% CI)", "samples/s",
-              "peak mem", "reason")
+    header = ("precision", "result", "ran", "last loss", "drift", "nan", "skipped", "step ms (95% CI)",
+              "vs base (95% CI)", "samples/s", "peak mem", "reason")
     rows = [header] + [_row(c) for c in report["candidates"]]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
@@ -48,11 +48,22 @@ def table(report: dict) -> str:
         lines.append(f"note: the repeat baseline run failed ({report['noise']['repeat_error']}); "
                      "no run-to-run spread measured")
     lines.append(f"speed: {'representative' if report['speed_representative'] else 'NOT representative'} "
-                 f"({report['speed_note']}); run-to-run spread {report['noise']['run_to_run_speed']:.0%}")
+                 f"({report['speed_note']}); {_timing(report)}")
     focus = next(c for c in report["candidates"] if c["precision"] == report["recommended"])
     lines.append(f"recommended: {report['recommended']} {_result(focus)}")
     lines.append(f"verdict: {report['verdict']}")
     return "\n".join(lines)
+
+
+def _timing(report: dict) -> str:
+    """How the speed was measured: clock, run order and the run-to-run spread the intervals use."""
+    timing, spread = report.get("timing") or {}, report["noise"]["run_to_run_speed"]
+    clock = timing.get("clock") or "wall clock"
+    threads = f", {timing['threads']} thread{'s' * (timing['threads'] != 1)}" if timing.get("threads") else ""
+    measured = f"run-to-run spread {spread:.0%} (df {timing.get('df', 0)})" if spread is not None else \
+        "no run-to-run spread (nothing ran twice): no winner"
+    band = f"; tie band {timing['tie_band']:.0%}" if timing.get("tie_band") else ""
+    return f"timed by {clock}{threads}; {measured}{band}"
 
 
 def _device(report: dict) -> str:
@@ -75,11 +86,19 @@ def _row(c: dict) -> tuple:
         c["precision"], _result(c), c.get("effective_precision") or "-",
         _loss(losses[-1]) if losses else "-",
         f"{c['deviation']:.2f}" if c.get("deviation") is not None and not baseline else "-",
-        str(c["nan"]), str(c.get("skipped_steps") or 0), timing,
+        str(c["nan"]), str(c.get("skipped_steps") or 0), timing, _ratio(c.get("speed_ratio")),
         f"{c['throughput']:,.0f}" if c.get("throughput") else "-",
         _mib(c.get("peak_memory_bytes")),
         "" if baseline else c["reason"],
     )
+
+
+def _ratio(value: dict | None) -> str:
+    """A step-time ratio to the baseline with its interval, e.g. `1.31x [0.89-1.94]`."""
+    if not value:
+        return "-"
+    bounds = f" [{value['low']:.2f}-{value['high']:.2f}]" if value.get("low") is not None else ""
+    return f"{value['ratio']:.2f}x{bounds}"
 
 
 def _loss(value: float | None) -> str:

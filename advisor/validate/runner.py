@@ -48,6 +48,7 @@ def _run(payload: dict, report: bool) -> dict:
 
     hardware = machine.detect()
     device = hardware["device"]
+    machine.pin_cpu_threads(device)
     machine.cap_memory(payload.get("memory_limit"), device)
     if payload.get("matmul_precision"):
         torch.set_float32_matmul_precision(payload["matmul_precision"])
@@ -74,6 +75,8 @@ def _run(payload: dict, report: bool) -> dict:
         "note": note or None,
         "trainer_notes": trainer_notes,
         "matmul_precision": recorder.matmul_precision,
+        "clock": recorder.clock_name,
+        "threads": recorder.threads,
         "losses": recorder.losses,
         "step_times_s": recorder.times[payload["warmup"]:],
         "skipped_steps": recorder.skipped,

@@ -1,9 +1,12 @@
-"""Run the baseline, every candidate and a repeat of the baseline, each in its own child, and judge them.
+"""Run every precision in interleaved rounds, each run in its own child, and judge them.
 
 `validate_candidates(...)` is the whole validation as one call returning the
-JSON report (a dict); the CLI and `check --fix --validate` both use it. The
-baseline runs twice, first and last, seed-identical: the two runs measure the
-run-to-run spread of the loss and of the speed, which the verdicts allow for.
+JSON report (a dict); the CLI and `check --fix --validate` both use it. With
+the default 2 rounds the order is 32-true, the candidates, the passing
+candidates again in reverse order, 32-true again (seed-identical): a load that
+drifts over the session hits every precision alike, the two baseline runs
+measure the loss's run-to-run spread, and the repeats the speed's, which the
+verdicts allow for.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from advisor.validate.machine import advised, target_for
 from advisor.validate.script import ScriptError, read_settings
 
 RUNNER = "advisor.validate.runner:run_candidate"
-REPORT_VERSION = 2
+REPORT_VERSION = 3
 
 
 class ValidationError(Exception):
@@ -37,12 +40,15 @@ def validate_candidates(
     seed: int = 0,
     tolerance: float = judge.DEFAULT_TOLERANCE,
     rtol: float = judge.DEFAULT_RTOL,
+    rounds: int = 2,
     timeout: float = 900.0,
     memory_limit_bytes: int | None = None,
     target: str | hardware_table.Gpu | None = None,
     on_progress: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Train `32-true`, each candidate (default: the advisor's picks and the hardware's), then `32-true` again.
+    """Train `32-true` and each candidate (default: the advisor's picks and the hardware's), then `rounds - 1`
+    more rounds of the baseline and the passing candidates, each round in the previous one's order reversed,
+    ending with `32-true`.
 
     `target` is the GPU the advice is for (a name or table row; default: this
     machine). Returns the report (see docs/validate.md); the baseline is the
@@ -69,7 +75,8 @@ def validate_candidates(
         return {"precision": name,
                 **(outcome.value if outcome.ok else {"error": outcome.error, "error_type": outcome.error_type})}
 
-    runs = [run(BASELINE, 1, len(names) + 1 if candidates is not None else None)]
+    planned = len(names) + len(interleaved(names, rounds))
+    runs = [run(BASELINE, 1, planned if candidates is not None else None)]
     if runs[0].get("error"):
         cause = "" if runs[0]["error_type"] == "ModelLoadError" else f"baseline {BASELINE} failed: "
         raise ValidationError(cause + runs[0]["error"])
@@ -80,25 +87,41 @@ def validate_candidates(
     if candidates is None:
         names = default_candidates(found["device"], found["capability"],
                                    extra=[*advice, *([settings.precision] if settings.precision else [])])
-    runs += [run(name, index, len(names) + 1) for index, name in enumerate(names[1:], start=2)]
-    repeat = run(BASELINE, len(names) + 1, len(names) + 1)
+    planned = len(names) + len(interleaved(names, rounds))
+    runs += [run(name, index, planned) for index, name in enumerate(names[1:], start=2)]
+    first = {r["precision"]: judge.judge(runs[0]["losses"], r, None, tolerance, rtol) for r in runs[1:]}
+    rest = interleaved([name for name in names if name == BASELINE or first[name]["passed"]], rounds)
+    count = len(names) + len(rest)  # a failed candidate needs no timing: it is not run again
+    runs += [run(name, index, count) for index, name in enumerate(rest, start=len(names) + 1)]
     recommended = names[1] if candidates is not None and len(names) > 1 else \
         next((pick for pick in [*advice, settings.precision] if pick in names), BASELINE)
-    return _report(script, payload, settings, runs, repeat, recommended, target, tolerance, rtol)
+    return _report(script, payload, settings, runs, recommended, target, tolerance, rtol)
 
 
-def _report(script, payload, settings, runs, repeat, recommended, target, tolerance, rtol) -> dict:
-    baseline = runs[0]
+def interleaved(names: list[str], rounds: int) -> list[str]:
+    """The runs after the first round (`names`, the baseline first): each round runs the previous one's
+    order reversed, so a load that drifts over the session hits every precision alike; the baseline
+    also runs last, seed-identical, for the loss's run-to-run spread."""
+    order = [name for extra in range(1, rounds) for name in (names[::-1] if extra % 2 else names)]
+    return order if order and order[-1] == BASELINE else [*order, BASELINE]
+
+
+def _report(script, payload, settings, runs, recommended, target, tolerance, rtol) -> dict:
+    """Judge every precision on all its runs (loss on the first, speed on the interleaved pair)."""
+    baseline, repeat = runs[0], runs[-1]
     repeat_losses = None if repeat.get("error") else repeat["losses"]
-    entries = [_entry(run, judge.judge(baseline["losses"], run, repeat_losses, tolerance, rtol)) for run in runs[1:]]
-    base_samples = speed.window_samples(baseline["step_times_s"])
-    repeat_samples = [] if repeat.get("error") else speed.window_samples(repeat["step_times_s"])
-    base = _entry(baseline, {"passed": True, "status": "baseline", "reason": "baseline", "deviation": 0.0,
-                             "nan": 0}, base_samples + repeat_samples)
-    entries.insert(0, base)
-    relative = speed.run_to_run(speed.summarize(base_samples)["step_time_s"],
-                                speed.summarize(repeat_samples)["step_time_s"])
-    outcome = speed.verdict(entries, relative)
+    by_name: dict[str, list[dict]] = {}
+    for r in runs:
+        by_name.setdefault(r["precision"], []).append(r)
+    verdicts = {BASELINE: {"passed": True, "status": "baseline", "reason": "baseline", "deviation": 0.0, "nan": 0}}
+    verdicts.update({name: judge_runs(baseline["losses"], own, repeat_losses, tolerance, rtol)
+                     for name, own in by_name.items() if name != BASELINE})
+    timings = {name: _timings(own) for name, own in by_name.items()}
+    s, df = speed.spread([t for t, _ in timings.values()])
+    entries = [_entry(own[0], verdicts[name], *timings[name], timings[BASELINE][0], s, df)
+               for name, own in by_name.items()]
+    outcome = speed.verdict({e["precision"]: timings[e["precision"]][0] for e in entries
+                             if e["passed"] and timings[e["precision"]][0]}, s, df)
     focus = next(e for e in entries if e["precision"] == recommended)
     representative, speed_note = _representative(baseline["hardware"], target)
     return {
@@ -108,21 +131,41 @@ def _report(script, payload, settings, runs, repeat, recommended, target, tolera
         "tolerance": tolerance, "rtol": rtol, **settings.to_json(),
         "trainer_notes": baseline.get("trainer_notes") or [],
         "effective_matmul_precision": baseline.get("matmul_precision"),
+        "timing": {"clock": baseline.get("clock"), "threads": baseline.get("threads"),
+                   "order": [r["precision"] for r in runs], "tie_band": speed.TIE_BAND, "df": df},
         "noise": {"loss": judge.noise(baseline["losses"], repeat_losses),
                   "run_to_run_loss": judge.spread(baseline["losses"], repeat_losses) if repeat_losses else None,
-                  "run_to_run_speed": relative, "repeat_error": repeat.get("error")},
+                  "run_to_run_speed": s, "repeat_error": repeat.get("error")},
         "baseline": BASELINE, "candidates": entries,
         "recommended": recommended, "recommended_passed": focus["passed"],
         "winner": outcome["winner"], "tied": outcome["tied"], "verdict": _verdict(outcome, focus),
     }
 
 
-def _entry(run: dict, verdict: dict, samples: list | None = None) -> dict:
+def judge_runs(baseline: list, own: list[dict], repeat_losses, tolerance: float, rtol: float) -> dict:
+    """A candidate's verdict: its first run's, unless its interleaved repeat did worse."""
+    verdict = judge.judge(baseline, own[0], repeat_losses, tolerance, rtol)
+    for again in own[1:]:
+        second = judge.judge(baseline, again, repeat_losses, tolerance, rtol)
+        if verdict["passed"] and not second["passed"]:
+            return {**second, "reason": f"repeat run: {second['reason']}"}
+    return verdict
+
+
+def _timings(own: list[dict]) -> tuple[list[dict], int]:
+    """(each timed run's {"mean", "within"}, the number of window samples) of one precision."""
+    samples = [speed.window_samples(r.get("step_times_s") or []) for r in own if not r.get("error")]
+    return [speed.run_time(x) for x in samples if x], sum(len(x) for x in samples)
+
+
+def _entry(run: dict, verdict: dict, timed: list[dict], samples: int, base: list[dict], s, df) -> dict:
     keys = ("precision", "effective_precision", "plugin", "losses", "skipped_steps", "peak_memory_bytes", "note")
-    timing = speed.summarize(samples if samples is not None else speed.window_samples(run.get("step_times_s") or []))
+    timing = speed.summarize(timed, samples, s, df)
     per_step = run.get("samples_per_step")
     throughput = per_step / timing["step_time_s"] if per_step and timing["step_time_s"] else None
-    return {**{key: run.get(key) for key in keys}, **timing, "throughput": throughput, **verdict}
+    versus = speed.ratio(timed, base, s, df) if timed and base and run["precision"] != BASELINE else None
+    return {**{key: run.get(key) for key in keys}, **timing, "throughput": throughput,
+            "speed_ratio": versus, **verdict}
 
 
 def _verdict(outcome: dict, focus: dict) -> str:

@@ -40,6 +40,56 @@ class Clean(Scatter):
             return torch.zeros(4, 8, device=h.device).scatter_add_(0, index.unsqueeze(1).expand_as(h), h)
 
 
+class SqrtOfNegative(Scatter):
+    """A NaN loss in bf16 (no GradScaler): the square root of negative activations."""
+
+    def training_step(self, batch, batch_idx):
+        x, _ = batch
+        return torch.sqrt(self.lin(x)).mean()
+
+
+class Overflow(Scatter):
+    """An fp16 forward above 65504: the loss is inf."""
+
+    def training_step(self, batch, batch_idx):
+        x, _ = batch
+        return self.lin(x).mul(1e5).pow(2).mean()
+
+
+class LargeGradients(Scatter):
+    """The loss is fp32 and finite; its gradient, `factor / 64` times the scale, reaches the fp16 layer."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def training_step(self, batch, batch_idx):
+        x, _ = batch
+        return self.lin(x).float().mul(self.factor).mean()
+
+
+class Wide(Scatter):
+    """4.2M parameters, enough for the memory breakdown's hundredths of a GiB, with the optimizer given."""
+
+    def __init__(self, optimizer):
+        super().__init__()
+        self.lin, self.optimizer = torch.nn.Linear(8, 8), optimizer
+        self.wide = torch.nn.Linear(1024, 4096)
+
+    def training_step(self, batch, batch_idx):
+        return self.wide(torch.ones(2, 1024)).mean()
+
+    def configure_optimizers(self):
+        return self.optimizer(self.parameters(), lr=0.1)
+
+
+def fp16(scaler=None):
+    """fp16 autocast with a GradScaler on CPU: Trainer(precision="16-mixed") would switch CPU runs to bf16."""
+    from lightning.pytorch.plugins import MixedPrecision
+
+    return {"precision": None, "plugins": [MixedPrecision("16-mixed", "cpu", scaler)]}
+
+
 def data():
     generator = torch.Generator().manual_seed(0)
     x, index = torch.randn(32, 8, generator=generator), torch.randint(0, 4, (32,), generator=generator)
