@@ -283,7 +283,7 @@ class AdvisorHooks:
         facts = add_to_facts([setting_file], sites)
         report = engine.Report(files_checked=len(facts))
         report.facts, report.settings = facts, [self._setting]
-        found = op_findings(facts, self._catalogue, {})
+        found = op_findings(facts, self._catalogue)
         fp32_ops = [s for s in sites if any(f.path == s.path and f.line == s.span.line for f in found)]
         advice = recommend(self._target, [self._setting], fp32_ops, self._counted,
                            devices=self._facts["devices"], optimizer=self._optimizer)

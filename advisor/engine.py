@@ -23,7 +23,7 @@ from advisor.fix import safety
 from advisor.scan import files, sourcefile, yaml_settings
 from advisor.scan.cache import FileCache
 from advisor.scan.opindex import AMP_TRIGGER_RE, OpIndex
-from advisor.scan.scanner import scan
+from advisor.scan.scanner import mentions, scan
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 PARALLEL_THRESHOLD = 16  # below this many files a worker pool costs more than it saves
@@ -35,7 +35,7 @@ class FileResult:
     facts: FileFacts | None = None
     findings: list = field(default_factory=list)
     error: Finding | None = None
-    text: str | None = None  # kept when the file has op sites: their FP32 fixes are built from it
+    text: str | None = None  # kept when a setting of the file is settled project-wide: its fixes need it
 
 
 @dataclass
@@ -86,29 +86,36 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex,
         return result
     result.facts = facts
     result.text = text if _needs_text(facts) else None
+    if module is not None and facts.ops:
+        from advisor.fix.fp32 import add_fp32_fixes  # libcst, already loaded: the file was parsed
+
+        add_fp32_fixes(facts, text, module, positions)
     for setting in (s for s in facts.settings if s.kind is not None):
         result.findings.extend(setting_findings(setting, text, catalogue, facts.imports_torch_as, facts.noqa))
     result.findings.extend(noqa_findings(facts, catalogue))
     if amp_visitors:
         from advisor.checks.amp import check_amp
 
-        amp_findings, facts.amp = check_amp(path, text, catalogue, module, amp_visitors[0], facts.noqa,
-                                                     positions)
+        amp_findings, facts.amp = check_amp(path, text, catalogue, module, amp_visitors[0], facts.noqa, positions)
         result.findings.extend(amp_findings)
     return result
 
 
 def _needs_text(facts: FileFacts | None) -> bool:
-    """Op sites get FP32-region fixes, settings settled project-wide get setting fixes: both need the text."""
-    return facts is not None and (bool(facts.ops) or any(s.kind is None for s in facts.settings))
+    """Settings settled project-wide (Trainer subclasses of other modules) get their fixes from the text."""
+    return facts is not None and any(s.kind is None for s in facts.settings)
 
 
 def check_path(path: Path, display: str, catalogue: Catalogue, index: OpIndex,
-               cache: FileCache | None = None, names: frozenset = frozenset()) -> FileResult:
+               cache: FileCache | None = None, names: frozenset = frozenset()) -> FileResult | None:
+    """The file's result; with `names` (a later round's wrappers, for a file the first round did not
+    parse), None when the file names none of them: the first round's result stands."""
     try:
         source = sourcefile.read(path, display)
     except sourcefile.InputError as exc:
         return FileResult(display, error=input_error_finding(exc, catalogue))
+    if names and not mentions(source.text, names):
+        return None
     key = cache.key(display, source.raw, sorted(names)) if cache is not None else None
     stored = cache.get(key) if key is not None else None
     if stored is not None:
@@ -130,7 +137,7 @@ def _worker(item):
 
 
 def _scan_all(paths: list[str], catalogue: Catalogue, index: OpIndex, jobs: int,
-              cache: FileCache | None = None, names: frozenset = frozenset()) -> list[FileResult]:
+              cache: FileCache | None = None, names: frozenset = frozenset()) -> list[FileResult | None]:
     global _WORKER_STATE
     _WORKER_STATE = (catalogue, index, cache, names)
     if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD or sys.platform != "linux":
@@ -172,7 +179,7 @@ def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, in
         )
         facts = add_to_facts(facts, list(extra_ops))
     project = Project(facts, catalogue)
-    texts = {r.path: r.text for r in results if r.text is not None}
+    texts = {r.path: r.text for r in results if r.text is not None}  # for the settings settled here
     settings = project.settings()
     report.settings = [setting for _, setting, _ in settings]
     report.facts = facts
@@ -181,7 +188,7 @@ def finalize(results: list[FileResult], catalogue: Catalogue, config: Config, in
     for file, setting, settled_here in settings:  # Trainer subclasses other modules define
         if settled_here and file.path in texts:
             findings += setting_findings(setting, texts[file.path], catalogue, file.imports_torch_as, file.noqa)
-    add_findings(report, findings + op_findings(facts, catalogue, texts, report.settings, project), config)
+    add_findings(report, findings + op_findings(facts, catalogue, report.settings, project), config)
     return report
 
 
@@ -208,9 +215,13 @@ def run(paths: list[str], config: Config, catalogue: Catalogue, index: OpIndex, 
     names: frozenset = frozenset()
     while True:  # files that only call the project's own wrappers: parse them too, until no new name
         skipped = [r.path for r in results if r.facts is not None and not r.facts.parsed]
-        found = wrapper_names([r.facts for r in results if r.facts is not None], catalogue) | names
-        if not skipped or found == names:
+        if not skipped:
             return results
-        names = found
-        again = {r.path: r for r in _scan_all(skipped, catalogue, index, jobs, cache, names)}
+        found = wrapper_names([r.facts for r in results if r.facts is not None], catalogue) | names
+        if found == names:
+            return results
+        names = found  # only the skipped files that name a wrapper are read past their text again
+        again = {r.path: r for r in _scan_all(skipped, catalogue, index, jobs, cache, names) if r is not None}
+        if not again:
+            return results  # no file changed: no new wrapper either
         results = [again.get(r.path, r) for r in results]

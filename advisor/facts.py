@@ -6,6 +6,10 @@ dataclasses, so the advisor and the rules never care where a fact came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from advisor.findings import Fix
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,7 @@ class OpSite:
     safe_unless: tuple | None = None  # fp32 by construction unless a caller passes one of these parameters
     parameters: tuple = ()  # (argument key, parameter index): arguments that pass a parameter on (`reduce=reduce`)
     observed: str = ""  # traced sites: what ran (dtype, precision, library chain), for the message
+    fp32_fix: Fix | None = None  # the call rewritten to compute in fp32 (advisor.fix.fp32), built where it was parsed
 
 
 @dataclass

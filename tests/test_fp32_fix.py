@@ -2,10 +2,12 @@
 import pytest
 
 from advisor.catalogue import load_catalogue
-from advisor.checks.ops import matching_rules
-from advisor.fix.fp32 import device_type_for, fp32_region_fix
+from advisor.checks.ops import fp32_region_fix, matching_rules
+from advisor.fix.fp32 import add_fp32_fixes
 from advisor.scan.opindex import OpIndex
 from advisor.scan.scanner import scan
+
+from fixing import fix_twice
 
 CATALOGUE = load_catalogue()
 INDEX = OpIndex.build(CATALOGUE)
@@ -14,8 +16,9 @@ HEAD = "import torch\nimport lightning as L\n\n\nclass Net(L.LightningModule):\n
 
 def fixes(body: str, head: str = HEAD):
     text = head + body
-    facts, *_ = scan("net.py", text, INDEX)
-    return [fp32_region_fix(site, text, rule, device_type_for(facts))
+    facts, module, positions = scan("net.py", text, INDEX)
+    add_fp32_fixes(facts, text, module, positions)
+    return [fp32_region_fix(site, rule)
             for site in facts.ops for rule in matching_rules(site, CATALOGUE.op_rules())]
 
 
@@ -90,3 +93,22 @@ def test_a_torch_imported_only_inside_a_function_still_gets_a_module_level_impor
     imports, helpers, _ = fix.edits
     assert (imports.span.line, imports.content) == (1, "import torch\n")
     assert helpers.content.startswith("def _prc_fp32(x: torch.Tensor)")
+
+
+def test_the_import_goes_above_a_decorated_first_statement():
+    head = '"""Doc."""\n@staticmethod\ndef helper():\n    pass\n\n\nfrom torch_scatter import scatter\n' \
+           "import lightning as L\n\n\nclass Net(L.LightningModule):\n    def forward(self, x, idx):\n"
+    [fix] = fixes("        return scatter(x, idx, dim=0)\n", head)
+    assert fix.edits[0].span.line == 2 and fix.edits[0].content.startswith("import torch\n")
+    fixed = fix_twice(head + "        return scatter(x, idx, dim=0)\n")  # above the def it would not parse
+    assert fixed.fixed == 1
+
+
+def test_calls_over_several_lines_keep_their_layout():
+    head = HEAD.replace("import torch\n", "import torch\nfrom torch_scatter import scatter\n")
+    [fix] = fixes("        y = scatter(\n            x,\n            idx,\n        dim=0)\n", head)
+    assert rewritten(fix) == "_prc_half_like(scatter(\n            _prc_fp32(x),\n            idx,\n        dim=0), x)"
+    [header] = fixes("        if torch.linalg.det(\n                x) > 0:\n            pass\n")
+    assert rewritten(header) == "_prc_half_like(torch.linalg.det(\n                _prc_fp32(x)), x)"
+    [tabs] = fixes("\t\ty = torch.linalg.inv(\n\t\t\tx)\n", HEAD.replace("    ", "\t"))
+    assert rewritten(tabs) == "_prc_half_like(torch.linalg.inv(\n\t\t\t_prc_fp32(x)), x)"

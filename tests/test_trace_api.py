@@ -49,7 +49,7 @@ def test_a_finding_both_paths_make_is_reported_once(tmp_path, monkeypatch):
     facts = [r.facts for r in engine.run(["pyg_gcn.py"], Config(), catalogue, index)]
     traced = trace_script("pyg_gcn.py", "PooledGCN", catalogue=catalogue)
     assert list(traced.models[0]) == list(MODEL_KEYS) and traced.models[0]["path"] == "pyg_gcn.py"
-    findings = op_findings(add_to_facts(facts, traced.ops), catalogue, {})
+    findings = op_findings(add_to_facts(facts, traced.ops), catalogue)
     keys = {(f.source, f.path, f.line, f.code) for f in findings}
     assert ("static", "pyg_gcn.py", 38, "PRC201") in keys
     assert ("trace", "pyg_gcn.py", 38, "PRC201") not in keys

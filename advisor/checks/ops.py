@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from advisor.catalogue import Catalogue, Pattern, Rule
 from advisor.facts import NOT_STATIC, OpSite
+from advisor.findings import Fix
 
 MISSING = object()
 REPORTED_CONTEXTS = ("forward", "step", "helper")
@@ -107,3 +108,8 @@ def canonical_op(site: OpSite, rule: Rule) -> str:
 def op_rules_for(catalogue: Catalogue, fp16_possible: bool) -> list[Rule]:
     """Rules that only matter in fp16 (constants, eps) are dropped when no fp16 can run."""
     return [rule for rule in catalogue.op_rules() if fp16_possible or rule.context != "fp16"]
+
+
+def fp32_region_fix(site: OpSite, rule) -> Fix | None:
+    """The site's FP32 rewrite (built by the scan, fix/fp32.py) as `rule`'s fix, when that is the unsafe one."""
+    return site.fp32_fix if rule.fix == "unsafe" else None

@@ -18,6 +18,7 @@ from advisor.catalogue import Catalogue, Rule
 from advisor.checks.ops import (
     canonical_op,
     describe_context,
+    fp32_region_fix,
     matched_detail,
     matching_rules,
     op_rules_for,
@@ -344,10 +345,10 @@ class _Judge:
             return "forward", self.reached[key]
         return context, None
 
-    def findings(self, texts: dict) -> list[Finding]:
-        return self._site_findings(texts) + self._call_findings()
+    def findings(self) -> list[Finding]:
+        return self._site_findings() + self._call_findings()
 
-    def _site_findings(self, texts: dict) -> list[Finding]:
+    def _site_findings(self) -> list[Finding]:
         project, findings = self.project, []
         for file in project.facts:
             for site in self.ops[file.path]:
@@ -368,8 +369,7 @@ class _Judge:
                     values = _site_values(site, rule, op, f"{where} {site.observed}" if site.observed else where,
                                           self.device)
                     statement = (site.statement_span.end_line,) if site.statement_span else ()
-                    fix = (_fp32_fix(site, texts[site.path], rule, file)
-                           if site.path in texts else None)
+                    fix = fp32_region_fix(site, rule)
                     extra = {"context": context, **({"chain": list(site.chain)} if site.chain else {})}
                     hit = Hit(site.span, values, fix.edits if fix else (), statement, severity, op, site.source, extra)
                     findings.append(report(rule, site.path, hit, file.noqa))
@@ -470,9 +470,9 @@ def wrapper_names(facts: list[FileFacts], catalogue: Catalogue) -> frozenset:
     return frozenset(names)
 
 
-def op_findings(facts: list[FileFacts], catalogue: Catalogue, texts: dict, settings: list | None = None,
+def op_findings(facts: list[FileFacts], catalogue: Catalogue, settings: list | None = None,
                 project: Project | None = None) -> list[Finding]:
-    """PRC2xx findings; `texts` (path -> scanned text) lets each carry its FP32-region fix.
+    """PRC2xx findings, each with the FP32-region fix its scan built (`OpSite.fp32_fix`).
 
     `settings` (default: the facts' own) decide which precisions can run; `project`
     reuses a module index already built for these facts.
@@ -483,7 +483,7 @@ def op_findings(facts: list[FileFacts], catalogue: Catalogue, texts: dict, setti
     judge = _Judge(project, op_rules_for(catalogue, fp16_possible), true_half, _device(settings))
     judge.reachability()
     judge.summarize()
-    return _once(judge.findings(texts))
+    return _once(judge.findings())
 
 
 def _once(findings: list[Finding]) -> list[Finding]:
@@ -496,10 +496,3 @@ def _once(findings: list[Finding]) -> list[Finding]:
             seen.add(where)
             kept.append(finding)
     return kept
-
-
-def _fp32_fix(site, text: str, rule, file):
-    """The FP32-region fix of one site: libcst's code, imported only for a finding that gets one."""
-    from advisor.fix.fp32 import device_type_for, fp32_region_fix
-
-    return fp32_region_fix(site, text, rule, device_type_for(file))

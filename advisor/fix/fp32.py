@@ -19,9 +19,11 @@ The fix is unsafe: it changes numerics (for the better) and costs memory.
 """
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -29,6 +31,9 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from advisor.facts import FileFacts, OpSite, Span
 from advisor.findings import Edit, Fix
 from advisor.fix.edits import LineIndex
+
+if TYPE_CHECKING:
+    from advisor.scan.walk import Positions
 
 UPCAST, CAST_BACK = "_prc_fp32", "_prc_half_like"
 HELPERS = '''def {up}(x: {torch}.Tensor) -> {torch}.Tensor:
@@ -50,6 +55,7 @@ NEUTRAL_CALLS = {"size", "numel", "dim", "long", "int", "float", "double", "view
 AUTOCAST_LOWERED = {"torch.sparse.mm", "torch.sparse.addmm", "torch.spmm"}
 ATOMS = (cst.Name, cst.Attribute, cst.Subscript, cst.Call)
 NEWLINE_RE = re.compile(r"\r\n|\r|\n")
+INDENT_RE = re.compile(r"[ \t\f]*")
 
 
 @dataclass(frozen=True)
@@ -131,44 +137,53 @@ def device_type_for(facts: FileFacts) -> str | None:
 
 # ---- the fix ----------------------------------------------------------------------------
 
-def fp32_region_fix(site: OpSite, text: str, rule,
-                    device_type: str | None = None) -> Fix | None:
-    """The unsafe fix for one op site, or None when the call is not one we rewrite.
+def add_fp32_fixes(facts: FileFacts, text: str, module: cst.Module, positions: Positions) -> None:
+    """Give each op site of a scanned file the rewrite its unsafe PRC2xx fix applies (`site.fp32_fix`).
 
-    `text` must be the text the site was scanned from (never a re-read of the
-    file: during `--fix` passes the file on disk is older than the text).
+    Built where the scan ran, from the scanner's own module and Python's positions:
+    the file is not parsed again and libcst positions are resolved only inside each
+    rewritten call. `text` is the text the file was scanned from (during `--fix`
+    passes the file on disk is older than the text).
     """
+    file = None
+    device_type = device_type_for(facts)
+    for site in facts.ops:
+        if shape_for(site.op) is not None and site.span in positions.op_nodes:
+            file = file or _File(text, module, positions)
+            site.fp32_fix = _region_fix(site, file, device_type)
+
+
+def _region_fix(site: OpSite, file: _File, device_type: str | None) -> Fix | None:
+    """The unsafe fix for one op site, or None when the call is not one we rewrite."""
     shape = shape_for(site.op)
-    if rule.fix != "unsafe" or shape is None or site.span is None:
+    call, statement = file.positions.op_nodes[site.span]
+    if not file.place(call, site.span, site.statement_span if statement is not None else None):
         return None
-    parsed = _parse(text)
-    if parsed is None or site.span not in parsed.calls:
-        return None
-    call = parsed.calls[site.span]
     if site.op.startswith("torch.") and any(a.keyword is not None and a.keyword.value == "out" for a in call.args):
         return None  # an `out=` buffer is written in place: an fp32 copy of it would not be
     upcast = _floating_arguments(call, shape)
     if not upcast:
         return None
-    if site.op.startswith("torch_scatter.") and parsed.discarded(call):
+    if site.op.startswith("torch_scatter.") and site.span in file.discarded:
         return None  # only an in-place write into `out` is used: an fp32 copy would lose it
-    module_torch = _module_torch(parsed)  # the helpers' annotations need a module-level `import torch`
+    module_torch = _module_torch(file)  # the helpers' annotations need a module-level `import torch`
     torch = module_torch or "torch"
     like = next((node for node in upcast if _repeatable(node)), None)
     if shape.kept_fp32 is None and like is None:
         return None  # no input cheap enough to read the dtype back from
-    new_call = _rewritten_call(parsed, call, upcast, like if shape.kept_fp32 is None else None)
+    new_call = _rewritten_call(file, call, upcast, like if shape.kept_fp32 is None else None)
     if site.op in AUTOCAST_LOWERED:
-        edit = _autocast_region(parsed, site, call, new_call, torch, device_type, like or upcast[0])
+        edit = _autocast_region(file, site, call, statement, new_call, torch, device_type, like or upcast[0])
         if edit is None:
             return None
     else:
         edit = Edit(site.span, new_call)
     edits = [edit]
+    text = file.text
     if f"def {UPCAST}(" not in text:
-        edits.insert(0, _helpers_edit(parsed, torch, site))
+        edits.insert(0, _helpers_edit(file, torch, site))
     if module_torch is None:
-        imports = _import_torch(parsed)
+        imports = _import_torch(file)
         if imports.span == edits[0].span:  # one insertion point: one edit, the import first
             edits[0] = Edit(imports.span, imports.content + _newline(text, 0) * 2 + edits[0].content)
         else:
@@ -180,55 +195,110 @@ def fp32_region_fix(site: OpSite, text: str, rule,
     return Fix("unsafe", title, tuple(edits))
 
 
-@dataclass
-class _Parsed:
-    text: str
-    module: cst.Module
-    index: LineIndex
-    positions: object
-    calls: dict  # call span -> Call node
-    expression_statements: set  # ids of calls that are a whole statement (their result unused)
-    uses_jit: bool
+class _File:
+    """What the fix reads of one scanned file: its text, the scanner's module and positions.
+
+    Offsets inside a rewritten call come from libcst positions resolved on that call
+    alone, anchored at the call's start from Python's parse; statements, `def`s and
+    `return`s take Python's positions. No libcst metadata of the whole file is resolved
+    (unless the two parses disagree on the top-level statements: then the scanner's, once).
+    """
+
+    def __init__(self, text: str, module: cst.Module, positions: Positions):
+        self.text = text
+        self.module = module
+        self.positions = positions
+        self.index = LineIndex(text)
+        self.uses_jit = "torch.jit" in text or "jit.script" in text
+        self._offsets: dict = {}  # node -> (start, end) offsets in the text
+
+    def place(self, call: cst.Call, span: Span, statement: Span | None) -> bool:
+        """Offsets of `call` and of every node in it; False where the call's own code (libcst's,
+        written alone) is not the text at `span` (never seen: the two parses would disagree);
+        `statement` is the simple statement holding it, when there is one."""
+        if call in self._offsets:
+            return True
+        alone_line = cst.SimpleStatementLine([cst.Expr(call)])
+        indent = self._indent(span, statement)  # continuation lines inside the call start with it
+        body = [cst.If(cst.Name("_"), cst.IndentedBlock([alone_line], indent=indent))] if indent else [alone_line]
+        alone = cst.Module(body, default_newline=self.module.default_newline)
+        ranges = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
+        code, start = alone.code, self.index.offset(span.line, span.column)
+        written = LineIndex(code)
+        base, end = (written.offset(where.line, where.column + 1) for where in (ranges[call].start, ranges[call].end))
+        if code[base:end] != self.text[start:start + end - base] or self.index.span(start, start + end - base) != span:
+            return False
+        for node in _collect([call], cst.CSTNode):
+            where = ranges[node]
+            self._offsets[node] = tuple(start + written.offset(at.line, at.column + 1) - base
+                                        for at in (where.start, where.end))
+        return True
+
+    def _indent(self, call: Span, statement: Span | None) -> str:
+        """The indentation libcst writes inside the call: that of the simple statement holding it,
+        else (in a compound statement's header) of the innermost statement holding it."""
+        line = statement.line if statement is not None else call.line
+        if statement is None:
+            at = self.index.offset(call.line, call.column)
+            holding = [start for start, end in self._statements if start <= at < end]
+            line = self.index.position(max(holding))[0] if holding else line
+        return INDENT_RE.match(self.text, self.index.starts[line - 1]).group()
+
+    @cached_property
+    def _statements(self) -> list:
+        """(start, end) offsets of every statement, from Python's parse."""
+        return [self.ast_offsets(node) for node in ast.walk(self.positions.tree) if isinstance(node, ast.stmt)]
 
     def offset(self, node: cst.CSTNode, edge: str) -> int:
-        where = getattr(self.positions[node], edge)
-        return self.index.offset(where.line, where.column + 1)
+        return self._offsets[node][edge == "end"]
 
     def source(self, node: cst.CSTNode) -> str:
         return self.text[self.offset(node, "start"):self.offset(node, "end")]
 
-    def discarded(self, call: cst.Call) -> bool:
-        return id(call) in self.expression_statements
+    def ast_offsets(self, start: ast.AST, end: ast.AST | None = None) -> tuple[int, int]:
+        span = self.positions.ast_span(start, end)
+        return self.index.offset(span.line, span.column), self.index.offset(span.end_line, span.end_column)
 
+    @cached_property
+    def top_level(self) -> dict:
+        """Each top-level statement -> its (start, end) offsets: Python's statements, one per
+        compound statement and one per `;`-separated part of a line."""
+        tree, body, found = self.positions.tree, self.module.body, {}
+        statements = list(tree.body) if tree is not None else []
+        for statement in body:
+            count = len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
+            group, statements = statements[:count], statements[count:]
+            if len(group) < count:
+                break
+            found[statement] = self.ast_offsets(group[0], group[-1])
+        if len(found) != len(body) or statements:  # the two parses disagree: the scanner's libcst positions
+            found = {statement: self._libcst_offsets(statement) for statement in body}
+        return found
 
-class _Calls(cst.CSTVisitor):
-    def __init__(self):
-        self.calls, self.statements = [], set()
+    def _libcst_offsets(self, node: cst.CSTNode) -> tuple[int, int]:
+        span = self.positions.span(node)
+        return self.index.offset(span.line, span.column), self.index.offset(span.end_line, span.end_column)
 
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
+    def line_of(self, statement: cst.CSTNode) -> int:
+        """The first line of a top-level statement, its decorators included."""
+        line = self.index.position(self.top_level[statement][0])[0]
+        decorators = getattr(statement, "decorators", ())
+        if decorators:  # the `@` of the first one: count the lines the decorators take
+            taken = sum(len(NEWLINE_RE.findall(self.module.code_for_node(d))) for d in decorators)
+            line -= taken - len(decorators[0].leading_lines) + len(statement.lines_after_decorators)
+        return line
 
-    def visit_Expr(self, node: cst.Expr) -> None:
-        if isinstance(node.value, cst.Call):
-            self.statements.add(id(node.value))
+    @cached_property
+    def discarded(self) -> set:
+        """Spans of the calls that are a whole statement (their result unused)."""
+        return {self.positions.ast_span(node.value) for node in ast.walk(self.positions.tree)
+                if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)}
 
-
-@lru_cache(maxsize=4)
-def _parse(text: str) -> _Parsed | None:
-    """One parse and position table per text, shared by every site of the file."""
-    try:
-        wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
-    except (cst.ParserSyntaxError, RecursionError):
-        return None
-    positions = wrapper.resolve(PositionProvider)
-    visitor = _Calls()
-    wrapper.module.visit(visitor)
-    calls = {}
-    for node in visitor.calls:
-        where = positions[node]
-        calls.setdefault(Span(where.start.line, where.start.column + 1, where.end.line, where.end.column + 1), node)
-    return _Parsed(text, wrapper.module, LineIndex(text), positions, calls, visitor.statements,
-                   "torch.jit" in text or "jit.script" in text)
+    @cached_property
+    def functions(self) -> list:
+        """(start, end, node) of every `def`, from Python's parse."""
+        return [(*self.ast_offsets(node), node) for node in ast.walk(self.positions.tree)
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
 
 
 def _floating_arguments(call: cst.Call, shape: OpShape) -> list:
@@ -246,16 +316,16 @@ def _floating_arguments(call: cst.Call, shape: OpShape) -> list:
     return [node for node in chosen if not _is_literal(node)]
 
 
-def _rewritten_call(parsed: _Parsed, call: cst.Call, upcast: list, like: cst.CSTNode | None) -> str:
+def _rewritten_call(file: _File, call: cst.Call, upcast: list, like: cst.CSTNode | None) -> str:
     """The call's own text with each floating input upcast and (when `like`) the result cast back."""
-    start = parsed.offset(call, "start")
+    start = file.offset(call, "start")
     pieces = []  # (offset, rank, text): at one offset closers come first, then the outer opener
     for node in upcast:
-        pieces += [(parsed.offset(node, "start") - start, 3, f"{UPCAST}("),
-                   (parsed.offset(node, "end") - start, 0, ")")]
-    original = parsed.source(call)
+        pieces += [(file.offset(node, "start") - start, 3, f"{UPCAST}("),
+                   (file.offset(node, "end") - start, 0, ")")]
+    original = file.source(call)
     if like is not None:
-        pieces += [(0, 2, f"{CAST_BACK}("), (len(original), 1, f", {parsed.source(like)})")]
+        pieces += [(0, 2, f"{CAST_BACK}("), (len(original), 1, f", {file.source(like)})")]
     for at, _, piece in sorted(pieces, key=lambda p: (p[0], p[1]), reverse=True):
         original = original[:at] + piece + original[at:]
     return original
@@ -308,20 +378,19 @@ def _collect(nodes, kind) -> list:
 
 # ---- an autocast-off region, for the ops autocast would run in half ---------------------------
 
-def _autocast_region(parsed: _Parsed, site: OpSite, call: cst.Call, new_call: str, torch: str,
-                     device_type: str | None, tensor: cst.CSTNode) -> Edit | None:
+def _autocast_region(file: _File, site: OpSite, call: cst.Call, statement: cst.SimpleStatementLine | None,
+                     new_call: str, torch: str, device_type: str | None, tensor: cst.CSTNode) -> Edit | None:
     """`name = op(...)` or `return op(...)`, alone on its lines, as a `with` block; None where the
     region could not be written faithfully (a layer would run with autocast off, a multi-line
     string would be re-indented) or TorchScript would reject it (a file that scripts code needs a
     constant device and no `return` before the region)."""
-    if site.statement_span is None:
+    if site.statement_span is None or statement is None:
         return None
-    text, index = parsed.text, parsed.index
+    text, index = file.text, file.index
     start = index.offset(site.statement_span.line, site.statement_span.column)
     end = index.offset(site.statement_span.end_line, site.statement_span.end_column)
     indent = text[index.starts[site.statement_span.line - 1]:start]
-    statement = _statement_node(parsed, start)
-    if indent.strip() or statement is None or len(statement.body) != 1:
+    if indent.strip() or len(statement.body) != 1:
         return None  # after `;` or `if x:` on the same line
     small = statement.body[0]
     value = small.value if isinstance(small, (cst.Assign, cst.Return)) else None
@@ -331,10 +400,10 @@ def _autocast_region(parsed: _Parsed, site: OpSite, call: cst.Call, new_call: st
     if not _only_neutral_calls([call.func, *call.args]) or any(
             "\n" in s.value or "\r" in s.value for s in _collect([small], (cst.SimpleString, cst.FormattedStringText))):
         return None
-    if parsed.uses_jit and (device_type is None or _returns_before(parsed, start)):
+    if file.uses_jit and (device_type is None or _returns_before(file, start)):
         return None
-    device = f'"{device_type}"' if device_type else f"{parsed.source(tensor)}.device.type"
-    call_start, call_end = parsed.offset(call, "start") - start, parsed.offset(call, "end") - start
+    device = f'"{device_type}"' if device_type else f"{file.source(tensor)}.device.type"
+    call_start, call_end = file.offset(call, "start") - start, file.offset(call, "end") - start
     body = text[start:end]
     body = body[:call_start] + new_call + body[call_end:]
     unit = "\t" if "\t" in indent else "    "
@@ -344,22 +413,15 @@ def _autocast_region(parsed: _Parsed, site: OpSite, call: cst.Call, new_call: st
                 f"with {torch}.autocast(device_type={device}, enabled=False):{newline}{indent}{unit}{body}")
 
 
-def _statement_node(parsed: _Parsed, start: int) -> cst.SimpleStatementLine | None:
-    for node in _collect([parsed.module], cst.SimpleStatementLine):
-        if parsed.offset(node, "start") == start:
-            return node
-    return None
-
-
-def _returns_before(parsed: _Parsed, start: int) -> bool:
+def _returns_before(file: _File, start: int) -> bool:
     """A `return` earlier in the function holding `start` (TorchScript's exit transform then
     fails on a `with` block: "INTERNAL ASSERT FAILED at ir.cpp")."""
-    functions = [f for f in _collect([parsed.module], cst.FunctionDef)
-                 if parsed.offset(f, "start") <= start < parsed.offset(f, "end")]
+    functions = [(begin, node) for begin, end, node in file.functions if begin <= start < end]
     if not functions:
         return False
-    innermost = max(functions, key=lambda f: parsed.offset(f, "start"))
-    return any(parsed.offset(r, "start") < start for r in _collect([innermost.body], cst.Return))
+    innermost = max(functions, key=lambda f: f[0])[1]
+    return any(file.ast_offsets(node)[0] < start for statement in innermost.body for node in ast.walk(statement)
+               if isinstance(node, ast.Return))
 
 
 # ---- what the module needs: the helpers, `import torch` ------------------------------------
@@ -369,19 +431,19 @@ def _newline(text: str, offset: int) -> str:
     return found.group() if found else "\n"
 
 
-def _helpers_edit(parsed: _Parsed, torch: str, site: OpSite) -> Edit:
+def _helpers_edit(file: _File, torch: str, site: OpSite) -> Edit:
     """The helpers, before the module's first top-level def or class (its comments and
     decorators included), or before the statement holding the site if that comes first;
     always after the module-level `import torch`."""
-    text, index = parsed.text, parsed.index
-    body = parsed.module.body
-    torch_imported = max((parsed.offset(s, "end") for s in body if _imports_torch(s)), default=0)
+    text, index, where = file.text, file.index, file.top_level
+    body = file.module.body
+    torch_imported = max((where[s][1] for s in body if _imports_torch(s)), default=0)
     site_at = index.offset(site.span.line, site.span.column)
     chosen = None
     for statement in body:
-        start = parsed.offset(statement, "start")
+        start, end = where[statement]
         defines = isinstance(statement, (cst.FunctionDef, cst.ClassDef))
-        if start >= torch_imported and (defines or parsed.offset(statement, "end") > site_at):
+        if start >= torch_imported and (defines or end > site_at):
             chosen = statement
             break
     newline = _newline(text, 0)
@@ -390,9 +452,7 @@ def _helpers_edit(parsed: _Parsed, torch: str, site: OpSite) -> Edit:
         end = len(text)
         lead = "" if text.endswith(("\n", "\r")) else newline
         return Edit(index.span(end, end), lead + newline + newline + helpers.rstrip("\n") + "\n")
-    line = parsed.positions[chosen].start.line
-    if isinstance(chosen, (cst.FunctionDef, cst.ClassDef)) and chosen.decorators:
-        line = parsed.positions[chosen.decorators[0]].start.line
+    line = file.line_of(chosen)
     while line > 1 and text[index.starts[line - 2]:index.starts[line - 1]].lstrip().startswith("#"):
         line -= 1  # comments right above the statement belong to it
     at = index.starts[line - 1]
@@ -415,17 +475,17 @@ def _torch_alias(statement: cst.CSTNode) -> str | None:
     return None
 
 
-def _module_torch(parsed: _Parsed) -> str | None:
-    return next((alias for alias in map(_torch_alias, parsed.module.body) if alias), None)
+def _module_torch(file: _File) -> str | None:
+    return next((alias for alias in map(_torch_alias, file.module.body) if alias), None)
 
 
 def _imports_torch(statement: cst.CSTNode) -> bool:
     return _torch_alias(statement) is not None
 
 
-def _import_torch(parsed: _Parsed) -> Edit:
+def _import_torch(file: _File) -> Edit:
     """`import torch` before the first statement that is not a docstring or a __future__ import."""
-    text, index, module = parsed.text, parsed.index, parsed.module
+    text, index, module = file.text, file.index, file.module
     skipped = 0
     for statement in module.body:
         first = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
@@ -436,7 +496,7 @@ def _import_torch(parsed: _Parsed) -> Edit:
             break
         skipped += 1
     if skipped < len(module.body):
-        line = parsed.positions[module.body[skipped]].start.line
+        line = file.line_of(module.body[skipped])  # above its decorators, if any
     else:
         line = len(index.starts) if text.endswith(("\n", "\r")) else None
     newline = _newline(text, 0)

@@ -33,7 +33,7 @@ from advisor.facts import (
 )
 from advisor.findings import Edit, Finding, Fix
 
-FORMAT = 1  # bump when the entry layout changes
+FORMAT = 2  # bump when the entry layout changes
 TYPES = {cls.__name__: cls for cls in (Span, Argument, Literal, PluginCall, Setting, OpSite, FileFacts, FunctionInfo,
                                        CallEdge, ClassInfo, Finding, Fix, Edit, AmpFacts, Hit)}
 

@@ -50,6 +50,8 @@ def _place_all(state: Walk, positions: Positions) -> None:
         edge.span = positions.call_span(ordinal, node, calls)
     for site, ordinal, node, statement_ordinal, statement in state.op_pending:
         site.span = positions.call_span(ordinal, node, calls) if ordinal is not None else positions.span(node)
+        if ordinal is not None:
+            positions.op_nodes.setdefault(site.span, (node, statement))
         if statement is not None:
             site.statement_span = positions.statement_span(statement_ordinal, statement, statements)
 

@@ -53,10 +53,14 @@ def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset =
     """
     tree = guard_parse(text, path)
     facts = FileFacts(path=path, module=module_name_for(path))
-    if not index.triggers.search(text, tree) and not companions and not (names and not names.isdisjoint(
-            IDENTIFIER_RE.findall(text))):
+    if not index.triggers.search(text, tree) and not companions and not mentions(text, names):
         facts.parsed = False
         return facts, None, None
     from advisor.scan.recording import record  # libcst loads only once a file is worth parsing
 
     return record(path, text, tree, facts, index, companions)
+
+
+def mentions(text: str, names: frozenset) -> bool:
+    """Whether the text names one of `names` (identifiers, e.g. project wrappers)."""
+    return bool(names) and not names.isdisjoint(IDENTIFIER_RE.findall(text))

@@ -70,6 +70,7 @@ class Positions:
         self.module = module
         self.tree = tree
         self.text = text
+        self.op_nodes: dict = {}  # op site span -> (its call node, its simple statement line or None), for fixes
 
     @cached_property
     def _libcst(self):
@@ -87,6 +88,10 @@ class Positions:
         """ast counts UTF-8 bytes, findings count characters (1-based)."""
         text = self._lines[line - 1] if line - 1 < len(self._lines) else b""
         return len(text[:offset].decode("utf-8", "replace")) + 1
+
+    def ast_span(self, start: ast.AST, end: ast.AST | None = None) -> Span:
+        """Python's extent of `start` (to the end of `end`), in the characters findings count."""
+        return self._ast_span(start, end or start)
 
     def _ast_span(self, start: ast.AST, end: ast.AST) -> Span:
         return Span(start.lineno, self._column(start.lineno, start.col_offset),
