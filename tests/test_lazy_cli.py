@@ -47,3 +47,14 @@ def test_check_imports_nothing_of_trace_validate_or_detection(tmp_path, extra):
     modules = loaded_after(["check", "train.py", *extra], cwd=tmp_path)
     assert "libcst" in modules  # the command did check the file
     assert under(modules, DEEP_MODULES) == []
+
+
+def test_check_loads_libcst_only_for_a_file_worth_parsing(tmp_path):
+    """A Trainer named in a docstring next to `**kwargs`, and Lightning's own TrainerState, construct
+    nothing: Python's parse tells, and libcst (the largest import of a check) never loads."""
+    (tmp_path / "loop.py").write_text(
+        '"""Run with `Trainer(precision=16)`."""\nfrom lightning.pytorch.trainer.states import TrainerState\n\n\n'
+        "def run(trainer: 'Trainer', **kwargs):\n    return TrainerState(), kwargs\n")
+    assert "libcst" not in loaded_after(["check", "loop.py", "--no-cache"], cwd=tmp_path)
+    (tmp_path / "loop.py").write_text("import lightning as L\n\n\ndef run(**kwargs):\n    L.Trainer(**kwargs)\n")
+    assert "libcst" in loaded_after(["check", "loop.py", "--no-cache"], cwd=tmp_path)

@@ -14,6 +14,8 @@ import libcst as cst
 
 TRIVIA_MODULES = ("libcst._nodes.whitespace", "libcst._nodes.op")
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_TEMPLATES: dict[tuple, dict] = {}  # visitor classes -> node class -> plan template (see _template)
+_UNSET = object()
 
 
 def child_fields(cls: type) -> tuple[str, ...]:
@@ -39,25 +41,28 @@ def visit_batched(node: cst.CSTNode, visitors) -> None:
 
 
 class _Traversal:
+    """One traversal's plans per node class: the class-level templates bound to these visitors."""
+
     def __init__(self, visitors):
         self.visitors = visitors
+        self.classes = tuple(type(v) for v in visitors)
+        self.templates = _TEMPLATES.setdefault(self.classes, {})
         self.plans: dict[type, tuple | None] = {}
 
     def _plan(self, cls: type) -> tuple | None:
         """(visit methods, fields, leave methods) for `cls`, each field with its attribute
         visitors (field, visits, leaves); None for a node nobody reads."""
-        name = cls.__name__
-        visits, leaves = self._methods(name)
-        if not visits and not leaves and cls.__module__ in TRIVIA_MODULES:
-            plan = None
-        else:
-            plan = (visits, tuple((field, *self._methods(f"{name}_{field}")) for field in child_fields(cls)), leaves)
+        template = self.templates.get(cls, _UNSET)
+        if template is _UNSET:
+            template = self.templates[cls] = _template(self.classes, cls)
+        plan = None if template is None else (
+            self._bind(template[0]), tuple((f, self._bind(v), self._bind(lv)) for f, v, lv in template[1]),
+            self._bind(template[2]))
         self.plans[cls] = plan
         return plan
 
-    def _methods(self, suffix: str) -> tuple[tuple, tuple]:
-        return (tuple(m for v in self.visitors if (m := _method(v, "visit_" + suffix)) is not None),
-                tuple(m for v in self.visitors if (m := _method(v, "leave_" + suffix)) is not None))
+    def _bind(self, functions: tuple) -> tuple:
+        return tuple(function.__get__(self.visitors[i]) for i, function in functions)
 
     def visit(self, node: cst.CSTNode) -> None:
         cls = type(node)
@@ -85,7 +90,21 @@ class _Traversal:
             method(node)
 
 
-def _method(visitor, name: str):
-    """The visitor's method `name`, unless it is one of libcst's empty stubs."""
-    method = getattr(visitor, name, None)
-    return None if method is None or getattr(method, "_is_no_op", False) else method
+def _template(classes: tuple, cls: type) -> tuple | None:
+    """What `_Traversal._plan` binds, as (visitor index, function) pairs, for visitors of `classes`."""
+    name = cls.__name__
+    visits, leaves = _functions(classes, name)
+    if not visits and not leaves and cls.__module__ in TRIVIA_MODULES:
+        return None
+    return visits, tuple((field, *_functions(classes, f"{name}_{field}")) for field in child_fields(cls)), leaves
+
+
+def _functions(classes: tuple, suffix: str) -> tuple[tuple, tuple]:
+    return tuple(tuple((i, f) for i, c in enumerate(classes) if (f := _function(c, prefix + suffix)) is not None)
+                 for prefix in ("visit_", "leave_"))
+
+
+def _function(cls: type, name: str):
+    """The class's method `name`, unless it is one of libcst's empty stubs."""
+    function = getattr(cls, name, None)
+    return None if function is None or getattr(function, "_is_no_op", False) else function
