@@ -44,7 +44,7 @@ def test_a_subcommands_help_imports_that_subcommand_only():
 @pytest.mark.parametrize("extra", [[], ["--gpu", "a100"], ["--fix", "--diff"], ["--format", "sarif"]])
 def test_check_imports_nothing_of_trace_validate_or_detection(tmp_path, extra):
     (tmp_path / "train.py").write_text("import lightning as L\nL.Trainer(precision=16)\n")
-    modules = loaded_after(["check", "train.py", *extra], cwd=tmp_path)
+    modules = loaded_after(["check", "train.py", "--no-cache", *extra], cwd=tmp_path)
     assert "libcst" in modules  # the command did check the file
     assert under(modules, DEEP_MODULES) == []
 
