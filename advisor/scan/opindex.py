@@ -28,8 +28,8 @@ NUMBER_BELOW_FP16 = r"\d[eE]-(?:[89]|\d\d)"  # 1e-8, 1e-12, ...
 # What a file must contain for any PRC4xx rule to apply. The engine adds these words to the scanner's
 # pre-filter (`OpIndex.build(extra_triggers=...)`), so that the scanner parses (and reads the noqa
 # comments of) these files too; `.half(` is matched as a call, the word alone is common prose.
-AMP_TRIGGERS = ("autocast", "GradScaler", "custom_fwd", "custom_bwd", "clip_grad_norm_", "clip_grad_value_", "float16",
-            "TrainingArguments", "Seq2SeqTrainingArguments", "SFTConfig", "DPOConfig", "mixed_precision")
+AMP_TRIGGERS = ("autocast", "GradScaler", "custom_fwd", "custom_bwd", "clip_grad_norm_", "clip_grad_value_",
+                "float16", "TrainingArguments", "Seq2SeqTrainingArguments", "SFTConfig", "DPOConfig", "mixed_precision")
 HALF_CALL = r"\.half\("
 TRUE_FP16 = r"['\"](?:16-true|transformer-engine-float16)['\"]"  # Trainer/Fabric fp16 weights: PRC408
 AMP_TRIGGER_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, AMP_TRIGGERS)) + r")\b|" + HALF_CALL + "|" + TRUE_FP16)
@@ -97,8 +97,7 @@ def builds_setting(tree: ast.AST) -> bool:
             name = _last_name(node.func)
             if name in SETTING_NAMES:
                 return True
-            if name[:1].isupper() and (any(word in name.lower() for word in CANDIDATE_WORDS)
-                                       or any(keyword.arg == "precision" for keyword in node.keywords)):
+            if may_name_a_trainer(name, any(keyword.arg == "precision" for keyword in node.keywords)):
                 candidates.append(_root_name(node.func))
         elif isinstance(node, ast.ClassDef):
             if any(_last_name(base) in SETTING_NAMES for base in node.bases):
@@ -109,6 +108,12 @@ def builds_setting(tree: ast.AST) -> bool:
                     return True
             external.update(_external_bindings(node))
     return any(root is not None and root not in external for root in candidates)
+
+
+def may_name_a_trainer(class_name: str, passes_precision: bool) -> bool:
+    """A capitalized class named like a Trainer/Fabric/Lite, or given `precision=`: maybe a
+    Trainer subclass another module defines."""
+    return class_name[:1].isupper() and (any(w in class_name.lower() for w in CANDIDATE_WORDS) or passes_precision)
 
 
 def _external_bindings(node: ast.Import | ast.ImportFrom):

@@ -39,8 +39,6 @@ def record(path: str, text: str, tree: ast.AST, facts: FileFacts, index: OpIndex
     return facts, module, positions
 
 
-
-
 def _place_all(state: Walk, positions: Positions) -> None:
     """Spans for what the recorders kept: Python's for calls and statements, libcst's for the rest."""
     for fact, node, statement in state.pending:

@@ -11,7 +11,7 @@ import libcst as cst
 
 from advisor import lightning
 from advisor.facts import NOT_STATIC, Argument, Literal, PluginCall, Setting
-from advisor.scan.opindex import CANDIDATE_WORDS, EXTERNAL_ROOTS
+from advisor.scan.opindex import EXTERNAL_ROOTS, may_name_a_trainer
 from advisor.scan.values import branches, literal
 from advisor.scan.walk import Recorder
 
@@ -43,8 +43,7 @@ class SettingRecorder(Recorder):
             qualified = node.func.value
         if qualified.split(".")[0] in EXTERNAL_ROOTS:
             return False
-        last = qualified.rsplit(".", 1)[-1]
-        return last[:1].isupper() and (any(w in last.lower() for w in CANDIDATE_WORDS) or any(
+        return may_name_a_trainer(qualified.rsplit(".", 1)[-1], any(
             arg.keyword is not None and arg.keyword.value == "precision" for arg in node.args))
 
     def _argument(self, name: str, node) -> Argument:
