@@ -10,6 +10,8 @@ import argparse
 import importlib.util
 import sys
 
+from advisor.validate.session import DEFAULT_ROUNDS
+
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 
@@ -33,8 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu", metavar="NAME",
                         help="the GPU the advice is for (e.g. a100, t4): its picks are tried, and timings on "
                              "another device are marked not representative")
-    parser.add_argument("--rounds", type=_positive(int), default=2,
-                        help="runs of each passing precision, interleaved, for the speed interval (2)")
+    parser.add_argument("--rounds", type=_positive(int), default=DEFAULT_ROUNDS,
+                        help=f"runs of each passing precision, interleaved, for the speed interval ({DEFAULT_ROUNDS})")
     parser.add_argument("--timeout", type=_positive(float), default=900.0, help="seconds per candidate run (900)")
     parser.add_argument("--memory-limit", type=_positive(int), metavar="MIB",
                         help="cap each run's memory: CUDA allocator on a GPU, address space on a CPU (Linux)")

@@ -1,12 +1,12 @@
 """Run every precision in interleaved rounds, each run in its own child, and judge them.
 
 `validate_candidates(...)` is the whole validation as one call returning the
-JSON report (a dict); the CLI and `check --fix --validate` both use it. With
-the default 2 rounds the order is 32-true, the candidates, the passing
-candidates again in reverse order, 32-true again (seed-identical): a load that
-drifts over the session hits every precision alike, the two baseline runs
-measure the loss's run-to-run spread, and the repeats the speed's, which the
-verdicts allow for.
+JSON report (a dict); the CLI and `check --fix --validate` both use it. Each
+round runs the previous one's order reversed (32-true, the candidates; the
+passing candidates in reverse order, 32-true; ...), ending with 32-true
+(seed-identical): a load that drifts over the session hits every precision
+alike, the first and last baseline runs measure the loss's run-to-run
+spread, and the repeats the speed's, which the verdicts allow for.
 """
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ from advisor.validate.script import ScriptError, read_settings
 
 RUNNER = "advisor.validate.runner:run_candidate"
 REPORT_VERSION = 3
+# 3 rounds: the speed spread gets 2 degrees of freedom per passing precision (2 rounds gave 1: an
+# estimate from so few comes out under half its true size 1 time in 7, and a noisy machine looks quiet)
+DEFAULT_ROUNDS = 3
 
 
 class ValidationError(Exception):
@@ -40,7 +43,7 @@ def validate_candidates(
     seed: int = 0,
     tolerance: float = judge.DEFAULT_TOLERANCE,
     rtol: float = judge.DEFAULT_RTOL,
-    rounds: int = 2,
+    rounds: int = DEFAULT_ROUNDS,
     timeout: float = 900.0,
     memory_limit_bytes: int | None = None,
     target: str | hardware_table.Gpu | None = None,
@@ -132,7 +135,8 @@ def _report(script, payload, settings, runs, recommended, target, tolerance, rto
         "trainer_notes": baseline.get("trainer_notes") or [],
         "effective_matmul_precision": baseline.get("matmul_precision"),
         "timing": {"clock": baseline.get("clock"), "threads": baseline.get("threads"),
-                   "order": [r["precision"] for r in runs], "tie_band": speed.TIE_BAND, "df": df},
+                   "order": [r["precision"] for r in runs], "tie_band": speed.TIE_BAND, "df": df,
+                   "false_winner": speed.FALSE_WINNER},
         "noise": {"loss": judge.noise(baseline["losses"], repeat_losses),
                   "run_to_run_loss": judge.spread(baseline["losses"], repeat_losses) if repeat_losses else None,
                   "run_to_run_speed": s, "repeat_error": repeat.get("error")},

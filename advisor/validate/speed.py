@@ -1,32 +1,61 @@
 """Step-time statistics and the speed verdict: pure functions of recorded times.
 
-Every precision runs twice, interleaved (32-true, the candidates, the
-candidates again in reverse order, 32-true again), so a load that drifts over
-the session slows every precision alike on average. Each run's timed steps are
+Every precision runs several times, interleaved (32-true, the candidates,
+the candidates again in reverse order, ...), so a load that drifts over the
+session slows every precision alike on average. Each run's timed steps are
 cut into consecutive windows; the median of each window is one sample (a
 single slow step moves one sample only) and a run's time is the mean of its
-samples. Two precisions are compared by the log ratio of their runs' geometric
-means, with a 95% Student-t interval whose spread is the run-to-run variation
-pooled over every precision timed twice (one degree of freedom each), never
-less than the windows' own spread. A precision wins only when, against every
-other passing precision, its whole interval lies beyond the tie band
-(TIE_BAND faster); otherwise the verdict is "no significant difference".
+samples. Two precisions are compared by the log ratio of their runs'
+geometric means, with a Student-t interval whose spread is the run-to-run
+variation pooled over every precision timed more than once, never less than
+the windows' own spread. The winner is picked from the data among m passing
+precisions, so its comparisons use one-sided level FALSE_WINNER / m each
+(Bonferroni): noise alone names a winner at most FALSE_WINNER of the time,
+however many candidates run. A precision wins only when, against every other
+passing precision, that interval lies beyond the tie band (TIE_BAND faster);
+otherwise the verdict is "no significant difference".
 """
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Sequence
 
 TARGET_WINDOWS = 8
 TIE_BAND = 0.05
-# two-sided 95% Student t quantiles by degrees of freedom; larger df use the nearest smaller key
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-        12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042, 60: 2.000, 120: 1.980}
+FALSE_WINNER = 0.05  # the most often noise alone may name a winner, over all the candidates together
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The p quantile (p >= 0.5) of Student's t with df degrees of freedom (inf without any)."""
+    if df < 1:
+        return math.inf
+    return _t_quantile(p, df)
+
+
+@functools.cache
+def _t_quantile(p: float, df: int) -> float:
+    low, high = 0.0, 1.0
+    while _t_central(high, df) < p - 0.5:
+        high *= 2
+    for _ in range(60):  # bisection to float precision
+        middle = (low + high) / 2
+        low, high = (middle, high) if _t_central(middle, df) < p - 0.5 else (low, middle)
+    return (low + high) / 2
+
+
+def _t_central(x: float, df: int, intervals: int = 400) -> float:
+    """P(0 < T < x): Simpson's rule on t's density (smooth, so 400 intervals give 6+ digits)."""
+    scale = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(df * math.pi)
+    h = x / intervals
+    weights = (1 if i in (0, intervals) else 4 if i % 2 else 2 for i in range(intervals + 1))
+    return h / 3 * sum(w * scale * (1 + (i * h) ** 2 / df) ** (-(df + 1) / 2) for i, w in enumerate(weights))
 
 
 def t95(df: int) -> float:
-    return _T95[max(k for k in _T95 if k <= df)] if df >= 1 else math.inf
+    """The two-sided 95% quantile: the intervals the report shows."""
+    return t_quantile(0.975, df)
 
 
 def window_samples(times: Sequence[float]) -> list[float]:
@@ -67,12 +96,15 @@ def level(runs: Sequence[dict]) -> float:
     return math.exp(statistics.fmean(math.log(r["mean"]) for r in runs))
 
 
-def ratio(runs: Sequence[dict], reference: Sequence[dict], s: float | None, df: int) -> dict:
-    """{"ratio", "low", "high"}: time(runs) / time(reference) with its 95% interval (None bounds without s)."""
+def ratio(runs: Sequence[dict], reference: Sequence[dict], s: float | None, df: int, t: float | None = None) -> dict:
+    """{"ratio", "low", "high"}: time(runs) / time(reference) with its interval (None bounds without s).
+
+    The interval is the two-sided 95% one unless `t` gives another quantile.
+    """
     value = level(runs) / level(reference)
     if s is None:
         return {"ratio": value, "low": None, "high": None}
-    half = t95(df) * s * math.sqrt(1 / len(runs) + 1 / len(reference))
+    half = (t95(df) if t is None else t) * s * math.sqrt(1 / len(runs) + 1 / len(reference))
     return {"ratio": value, "low": value * math.exp(-half), "high": value * math.exp(half)}
 
 
@@ -91,6 +123,11 @@ def faster(interval: dict) -> bool:
     return interval["high"] is not None and interval["high"] < 1 / (1 + TIE_BAND)
 
 
+def verdict_quantile(compared: int, df: int) -> float:
+    """The t quantile of each comparison in the verdict among `compared` passing precisions (Bonferroni)."""
+    return t_quantile(1 - FALSE_WINNER / max(compared, 2), df)
+
+
 def verdict(timed: dict[str, Sequence[dict]], s: float | None, df: int) -> dict:
     """{"winner": name | None, "tied": [names]} over the passing precisions' runs (the baseline among them).
 
@@ -100,6 +137,7 @@ def verdict(timed: dict[str, Sequence[dict]], s: float | None, df: int) -> dict:
     if not timed:
         return {"winner": None, "tied": []}
     fastest = min(timed, key=lambda name: level(timed[name]))
+    t = verdict_quantile(len(timed), df)
     tied = [name for name in timed
-            if name == fastest or not faster(ratio(timed[fastest], timed[name], s, df))]
+            if name == fastest or not faster(ratio(timed[fastest], timed[name], s, df, t))]
     return {"winner": fastest if tied == [fastest] else None, "tied": tied}
