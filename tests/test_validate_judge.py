@@ -103,14 +103,22 @@ def test_run_to_run_spread_is_pooled_over_precisions_on_a_log_scale():
     assert speed.run_time([1.0, 2.0, 3.0]) == {"mean": 2.0, "within": pytest.approx(1 / 3 / 4)}
 
 
+def test_t_quantiles_match_the_tables():
+    textbook = {(0.975, 1): 12.706, (0.975, 3): 3.182, (0.975, 6): 2.447, (0.975, 30): 2.042, (0.99, 10): 2.764,
+                (0.995, 3): 5.841, (0.9995, 2): 31.599}
+    for (p, df), value in textbook.items():
+        assert speed.t_quantile(p, df) == pytest.approx(value, abs=1e-3), (p, df)
+    assert speed.t_quantile(0.975, 0) == math.inf
+
+
 def test_ratio_interval_and_summary():
     value = speed.ratio(runs(2.0, 2.0), runs(1.0, 1.0), 0.1, 3)
-    half = 3.182 * 0.1 * math.sqrt(1 / 2 + 1 / 2)
+    half = speed.t95(3) * 0.1 * math.sqrt(1 / 2 + 1 / 2)
     assert value == {"ratio": 2.0, "low": pytest.approx(2 * math.exp(-half)), "high": pytest.approx(2 * math.exp(half))}
     assert speed.ratio(runs(2.0), runs(1.0), None, 0) == {"ratio": 2.0, "low": None, "high": None}
     summary = speed.summarize(runs(1.0, 4.0), 16, 0.1, 3)
     assert summary["step_time_s"] == pytest.approx(2.0) and summary["windows"] == 16
-    assert summary["ci_s"] == pytest.approx(2.0 * (math.exp(3.182 * 0.1 / math.sqrt(2)) - 1))
+    assert summary["ci_s"] == pytest.approx(2.0 * (math.exp(speed.t95(3) * 0.1 / math.sqrt(2)) - 1))
     assert speed.summarize(runs(1.0), 8, None, 0)["ci_s"] == math.inf
 
 
@@ -135,10 +143,22 @@ def test_a_winner_only_when_its_whole_interval_is_beyond_the_tie_band():
     assert speed.verdict(timed, s, df) == {"winner": "bf16-mixed", "tied": ["bf16-mixed"]}
     assert speed.verdict(timed, 0.5, df)["winner"] is None  # a noisy machine: nothing is significant
     assert speed.verdict(timed, None, 0)["winner"] is None  # no spread measured: nothing is significant
-    close = {"32-true": runs(1.0, 1.0), "bf16-mixed": runs(0.96, 0.96)}  # 4% faster, known exactly: inside the band
+    close = {"32-true": runs(1.0, 1.0), "bf16-mixed": runs(0.92, 0.92)}  # 8% faster, known exactly: inside the band
     assert speed.verdict(close, 1e-9, 2)["winner"] is None
+    beyond = {"32-true": runs(1.0, 1.0), "bf16-mixed": runs(0.88, 0.88)}  # 12% faster: beyond the 10% band
+    assert speed.verdict(beyond, 1e-9, 2)["winner"] == "bf16-mixed"
     assert speed.verdict({"32-true": runs(1.0)}, None, 0) == {"winner": "32-true", "tied": ["32-true"]}
     assert speed.verdict({}, None, 0) == {"winner": None, "tied": []}
+
+
+def test_more_candidates_need_more_evidence_for_a_winner():
+    # the winner is picked from the data, so each of its comparisons is at level 5% / (passing precisions)
+    assert speed.verdict_quantile(2, 4) == pytest.approx(speed.t95(4))  # two: the plain 95% interval
+    assert speed.verdict_quantile(3, 4) == pytest.approx(speed.t_quantile(1 - 0.05 / 3, 4))
+    pair = {"32-true": runs(1.0, 1.0), "bf16-mixed": runs(0.78, 0.78)}  # 22% faster, spread 5% on 4 df
+    assert speed.verdict(pair, 0.05, 4)["winner"] == "bf16-mixed"
+    three = {**pair, "bf16-true": runs(1.0, 1.0)}  # the same 22% is within the corrected interval
+    assert speed.verdict(three, 0.05, 4) == {"winner": None, "tied": ["32-true", "bf16-mixed", "bf16-true"]}
 
 
 def test_default_candidates_by_hardware():
