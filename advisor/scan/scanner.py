@@ -17,7 +17,7 @@ from advisor.scan.opindex import IDENTIFIER_RE, OpIndex
 if TYPE_CHECKING:
     import libcst as cst
 
-    from advisor.scan.walk import Positions
+    from advisor.scan.positions import Positions
 
 BOOL_OPERANDS_MAX = 1000  # libcst nests one level per `and`/`or`: about 7,000 overflow an 8 MB stack
 BOOL_WORD_RE = re.compile(r"\b(?:and|or)\b")
