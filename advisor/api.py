@@ -36,7 +36,7 @@ class Checker:
                use_cache: bool = False) -> Checker:
         config = config or Config()
         catalogue = load_catalogue(config.extra_rules)
-        index = OpIndex.build(catalogue, (TARGET_TRIGGERS if target is not None else ()) + AMP_TRIGGERS,
+        index = OpIndex.build(catalogue, (*(TARGET_TRIGGERS if target is not None else ()), *AMP_TRIGGERS),
                               (HALF_CALL,))
         cache = FileCache(default_folder(), _rules_fingerprint(catalogue, index)) if use_cache else None
         return cls(config, catalogue, index, target, census, cache)

@@ -22,7 +22,7 @@ from advisor.findings import Finding
 from advisor.fix import safety
 from advisor.scan import files, sourcefile, yaml_settings
 from advisor.scan.cache import FileCache
-from advisor.scan.opindex import AMP_TRIGGER_RE, OpIndex
+from advisor.scan.opindex import OpIndex, amp_triggered
 from advisor.scan.scanner import mentions, scan
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
@@ -71,7 +71,7 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex,
         if yaml_settings.is_yaml(path):
             facts, module, positions = yaml_settings.scan_yaml(path, text), None, None
         else:
-            companions = [_amp_companion(path, text, amp_visitors)] if AMP_TRIGGER_RE.search(text) else []
+            companions = [_amp_companion(path, text, amp_visitors)] if amp_triggered(text) else []
             facts, module, positions = scan(path, text, index, companions, names)
     except SyntaxError as exc:
         error = sourcefile.InputError(path, exc.lineno or 1, f"cannot parse: {exc.msg}")

@@ -10,6 +10,7 @@ import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from advisor.facts import Span
+from advisor.scan.noqa import noqa_lines
 from advisor.scan.positions import Positions
 
 TRICKY = (
@@ -75,3 +76,26 @@ def test_python_positions_equal_libcst_positions(path, text):
     positions = Positions(module, ast.parse(text), text)  # these take libcst's: Python's span leaves out `(`
     assert [positions.operand_span(k, side, n, operations) for k, side, n in parenthesized] == [
         span(n) for _, _, n in parenthesized]
+
+
+NOQA_SPELLINGS = (
+    'a = f(1)  # noqa: PRC201\n'
+    'b = "# noqa: PRC101"  # a string, then no comment\n'
+    'c = """\n# noqa: PRC102\n"""\n'
+    'd = ("x"  # noqa: PRC103\n     "y")\n'
+    "e = f'{g(2)}'  # NOQA\n"
+    'h = "#"  # noqa:PRC104,PRC2\n'
+)
+
+
+@pytest.mark.parametrize("path, text", [("noqa.py", NOQA_SPELLINGS)] + sources()[1:6],
+                         ids=lambda value: os.path.basename(str(value))[:40])
+def test_noqa_comments_told_from_strings_by_python_parse_as_by_the_tokenizer(path, text):
+    positions = Positions(cst.parse_module(text), ast.parse(text), text)
+    assert noqa_lines(text, positions.in_string) == noqa_lines(text)
+
+
+def test_noqa_comments_of_the_spellings():
+    positions = Positions(cst.parse_module(NOQA_SPELLINGS), ast.parse(NOQA_SPELLINGS), NOQA_SPELLINGS)
+    assert noqa_lines(NOQA_SPELLINGS, positions.in_string) == {
+        1: frozenset({"PRC201"}), 6: frozenset({"PRC103"}), 8: None, 9: frozenset({"PRC104", "PRC2"})}

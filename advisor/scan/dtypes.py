@@ -8,12 +8,12 @@ from, so a call site can tell what its arguments do inside the callee.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import libcst as cst
 
 from advisor.fix.fp32 import UPCAST
+from advisor.scan.opindex import IDENTIFIER_RE
 from advisor.scan.values import FP32_DTYPES, INT_DTYPES
 
 FACTORIES = frozenset({"torch.zeros", "torch.ones", "torch.empty", "torch.full", "torch.rand", "torch.randn",
@@ -33,7 +33,6 @@ CAST_METHODS = frozenset({"to", "type", "type_as", *FP32_METHODS, *INT_METHODS})
 AUTOCAST_TO_HALF = frozenset({"matmul", "mm", "bmm", "addmm", "addbmm", "baddbmm", "linear", "conv1d", "conv2d",
                               "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "einsum",
                               "prelu", "chain_matmul", "multi_dot", "scaled_dot_product_attention"})
-IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass

@@ -109,6 +109,17 @@ class Positions:
         lines.sort(key=lambda g: (g[0].lineno, g[0].col_offset))
         return [(g[0], g[-1]) for g in lines]
 
+    @cached_property
+    def _strings(self) -> list:
+        """(start, end) of every string literal, as (line, byte column) pairs."""
+        literals = [node for node in self.nodes.get(ast.Constant, ()) if isinstance(node.value, (str, bytes))]
+        return [((node.lineno, node.col_offset), (node.end_lineno, node.end_col_offset))
+                for node in literals + self.nodes.get(ast.JoinedStr, [])]
+
+    def in_string(self, line: int, column: int) -> bool:
+        """Whether the byte `column` of `line` lies inside a string literal."""
+        return any(start <= (line, column) < end for start, end in self._strings)
+
     def call_span(self, ordinal: int, node: cst.Call, total: int) -> Span:
         """The `ordinal`-th call of the `total` libcst visited."""
         calls = self._calls

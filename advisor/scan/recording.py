@@ -36,7 +36,7 @@ def record(path: str, text: str, tree: ast.AST, facts: FileFacts, index: OpIndex
     walk(module, state, [*recorders, *(make(state) for make in companions)])
     positions = Positions(module, tree, text)
     _place_all(state, positions)
-    facts.noqa = noqa_lines(text)
+    facts.noqa = noqa_lines(text, positions.in_string)
     return facts, module, positions
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from advisor.facts import FileFacts
 from advisor.scan.files import module_name_for
-from advisor.scan.opindex import IDENTIFIER_RE, OpIndex
+from advisor.scan.opindex import OpIndex, identifiers
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -63,4 +63,4 @@ def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset =
 
 def mentions(text: str, names: frozenset) -> bool:
     """Whether the text names one of `names` (identifiers, e.g. project wrappers)."""
-    return bool(names) and not names.isdisjoint(IDENTIFIER_RE.findall(text))
+    return bool(names) and not names.isdisjoint(identifiers(text))
