@@ -74,8 +74,9 @@ class Checker:
         recommendation = recommend(self.target, report.settings, fp32_ops, self.census, devices=self.config.devices,
                                    optimizer=optimizer, init_module=init_module, te_available=_te_importable(),
                                    config={"memory-headroom": self.config.memory_headroom, "task": self.config.task})
-        noqa = {f.path: f.noqa for f in report.facts}
-        extra = hardware_findings(report.settings, self.target, recommendation, self.catalogue, self.census, noqa)
+        noqa, torch_names = {f.path: f.noqa for f in report.facts}, {f.path: f.imports_torch_as for f in report.facts}
+        extra = hardware_findings(report.settings, self.target, recommendation, self.catalogue, self.census, noqa,
+                                  torch_names)
         capability = self.target.compute_capability if self.target.kind == "cuda" else None
         amp_facts = [f.amp for f in report.facts if f.amp]
         if amp_facts:
