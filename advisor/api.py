@@ -36,7 +36,7 @@ class Checker:
                use_cache: bool = False) -> Checker:
         config = config or Config()
         catalogue = load_catalogue(config.extra_rules)
-        index = OpIndex.build(catalogue, (TARGET_TRIGGERS if target is not None else ()) + AMP_TRIGGERS,
+        index = OpIndex.build(catalogue, (*(TARGET_TRIGGERS if target is not None else ()), *AMP_TRIGGERS),
                               (HALF_CALL,))
         cache = FileCache(default_folder(), _rules_fingerprint(catalogue, index)) if use_cache else None
         return cls(config, catalogue, index, target, census, cache)
@@ -74,8 +74,9 @@ class Checker:
         recommendation = recommend(self.target, report.settings, fp32_ops, self.census, devices=self.config.devices,
                                    optimizer=optimizer, init_module=init_module, te_available=_te_importable(),
                                    config={"memory-headroom": self.config.memory_headroom, "task": self.config.task})
-        noqa = {f.path: f.noqa for f in report.facts}
-        extra = hardware_findings(report.settings, self.target, recommendation, self.catalogue, self.census, noqa)
+        noqa, torch_names = {f.path: f.noqa for f in report.facts}, {f.path: f.imports_torch_as for f in report.facts}
+        extra = hardware_findings(report.settings, self.target, recommendation, self.catalogue, self.census, noqa,
+                                  torch_names)
         capability = self.target.compute_capability if self.target.kind == "cuda" else None
         amp_facts = [f.amp for f in report.facts if f.amp]
         if amp_facts:

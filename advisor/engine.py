@@ -9,7 +9,9 @@ from __future__ import annotations
 import fnmatch
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from advisor.catalogue import Catalogue
@@ -22,7 +24,7 @@ from advisor.findings import Finding
 from advisor.fix import safety
 from advisor.scan import files, sourcefile, yaml_settings
 from advisor.scan.cache import FileCache
-from advisor.scan.opindex import AMP_TRIGGER_RE, OpIndex
+from advisor.scan.opindex import OpIndex, amp_triggered
 from advisor.scan.scanner import mentions, scan
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
@@ -71,7 +73,7 @@ def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex,
         if yaml_settings.is_yaml(path):
             facts, module, positions = yaml_settings.scan_yaml(path, text), None, None
         else:
-            companions = [_amp_companion(path, text, amp_visitors)] if AMP_TRIGGER_RE.search(text) else []
+            companions = [_amp_companion(path, text, amp_visitors)] if amp_triggered(text) else []
             facts, module, positions = scan(path, text, index, companions, names)
     except SyntaxError as exc:
         error = sourcefile.InputError(path, exc.lineno or 1, f"cannot parse: {exc.msg}")
@@ -131,22 +133,28 @@ def check_path(path: Path, display: str, catalogue: Catalogue, index: OpIndex,
 _WORKER_STATE: tuple = ()
 
 
-def _worker(item):
-    catalogue, index, cache, names = _WORKER_STATE
+def _worker(item: str, names: frozenset = frozenset()) -> FileResult | None:
+    catalogue, index, cache = _WORKER_STATE
     return check_path(Path(item), item, catalogue, index, cache, names)
 
 
-def _scan_all(paths: list[str], catalogue: Catalogue, index: OpIndex, jobs: int,
-              cache: FileCache | None = None, names: frozenset = frozenset()) -> list[FileResult | None]:
+@contextmanager
+def _file_mapper(count: int, jobs: int, catalogue: Catalogue, index: OpIndex, cache: FileCache | None):
+    """A `map(paths, names)` over `count` files: in this process, or in one pool of forked workers
+    that every wrapper round reuses (a pool per round would start, and import libcst in, new workers)."""
     global _WORKER_STATE
-    _WORKER_STATE = (catalogue, index, cache, names)
-    if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD or sys.platform != "linux":
-        return [_worker(p) for p in paths]
+    _WORKER_STATE = (catalogue, index, cache)  # forked workers inherit it: no per-file setup
+    if jobs <= 1 or count < PARALLEL_THRESHOLD or sys.platform != "linux":
+        yield lambda paths, names=frozenset(): [_worker(p, names) for p in paths]
+        return
     import multiprocessing  # only here: a run of a few files pays nothing for the pool's imports
     from concurrent.futures import ProcessPoolExecutor
-    context = multiprocessing.get_context("fork")  # workers inherit the catalogue: no per-file setup
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        return list(pool.map(_worker, paths, chunksize=max(1, len(paths) // (jobs * 8))))
+
+    import libcst  # noqa: F401 - imported once here, the workers inherit it instead of each importing it
+
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield lambda paths, names=frozenset(): list(pool.map(partial(_worker, names=names), paths,
+                                                             chunksize=max(1, len(paths) // (jobs * 8))))
 
 
 def _selected(code: str, config: Config, path: str) -> bool:
@@ -210,18 +218,18 @@ def run(paths: list[str], config: Config, catalogue: Catalogue, index: OpIndex, 
         return [check_source(name, text, catalogue, index)]
     root = config.root or Path.cwd()
     targets = [str(p) for p in files.collect(paths, config.exclude + config.extend_exclude, root)]
-    jobs = jobs or os.cpu_count() or 1
-    results = _scan_all(targets, catalogue, index, jobs, cache)
-    names: frozenset = frozenset()
-    while True:  # files that only call the project's own wrappers: parse them too, until no new name
-        skipped = [r.path for r in results if r.facts is not None and not r.facts.parsed]
-        if not skipped:
-            return results
-        found = wrapper_names([r.facts for r in results if r.facts is not None], catalogue) | names
-        if found == names:
-            return results
-        names = found  # only the skipped files that name a wrapper are read past their text again
-        again = {r.path: r for r in _scan_all(skipped, catalogue, index, jobs, cache, names) if r is not None}
-        if not again:
-            return results  # no file changed: no new wrapper either
-        results = [again.get(r.path, r) for r in results]
+    with _file_mapper(len(targets), jobs or os.cpu_count() or 1, catalogue, index, cache) as scan_files:
+        results = scan_files(targets)
+        names: frozenset = frozenset()
+        while True:  # files that only call the project's own wrappers: parse them too, until no new name
+            skipped = [r.path for r in results if r.facts is not None and not r.facts.parsed]
+            if not skipped:
+                return results
+            found = wrapper_names([r.facts for r in results if r.facts is not None], catalogue) | names
+            if found == names:
+                return results
+            names = found  # only the skipped files that name a wrapper are read past their text again
+            again = {r.path: r for r in scan_files(skipped, names) if r is not None}
+            if not again:
+                return results  # no file changed: no new wrapper either
+            results = [again.get(r.path, r) for r in results]

@@ -1,7 +1,8 @@
 """Safe setting fixes keep what Lightning builds: fixtures/run/settings.py before and after
 `check --fix`, each Trainer built on CPU and its precision plugin compared. Look-alikes
 (a Trainer subclass with its own __init__, a local `def Trainer`) and a plugin built in one
-branch keep their code: their fixes are not proven safe."""
+branch keep their code: their fixes are not proven safe. The bitsandbytes dtype fix (PRC308)
+builds an fp16 plugin, and is not offered where the file has no `torch` to name the dtype with."""
 import importlib.util
 import shutil
 import warnings
@@ -61,3 +62,34 @@ def test_a_look_alike_keeps_its_own_meaning(modules):
     before, after = modules
     assert _built(after, "subclass_reinterpreting_precision") == ("Precision", "32-true")  # not "16-mixed"
     assert _built(after, "shadowed") == ("DoublePrecision", "64-true")
+
+
+BNB_SCRIPT = ("{imported}import lightning as L\nfrom lightning.pytorch.plugins import BitsandbytesPrecision\n"
+              "trainer = L.Trainer(plugins=BitsandbytesPrecision(mode='nf4-dq'))\n")
+
+
+def _plugin_of(code: str):
+    """Run the script up to its plugin (a Trainer refuses bitsandbytes without CUDA): the plugin built."""
+    namespace: dict = {}
+    exec(compile(code.replace("trainer = L.Trainer(plugins=", "plugin = ("), "train.py", "exec"), namespace)
+    return namespace["plugin"]
+
+
+@pytest.mark.parametrize("imported, name", [("import torch\n", "torch"), ("import torch as T\n", "T")])
+def test_the_four_bit_dtype_fix_builds_an_fp16_plugin_with_the_files_torch(tmp_path, imported, name):
+    import torch
+    script = tmp_path / "train.py"
+    script.write_text(BNB_SCRIPT.format(imported=imported))
+    done = run_cli("check", "train.py", "--gpu", "v100", "--fix", "--unsafe-fixes", "--select", "PRC308", cwd=tmp_path)
+    fixed = script.read_text()
+    assert done.returncode == 0 and f"BitsandbytesPrecision(mode='nf4-dq', dtype={name}.float16)" in fixed, done.stdout
+    assert _plugin_of(fixed).dtype == torch.float16
+
+
+def test_no_four_bit_dtype_fix_where_the_file_names_no_torch(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(BNB_SCRIPT.format(imported=""))
+    done = run_cli("check", "train.py", "--gpu", "v100", "--fix", "--unsafe-fixes", "--select", "PRC308", cwd=tmp_path)
+    assert "PRC308" in done.stdout and script.read_text() == BNB_SCRIPT.format(imported="")
+    with pytest.raises(NameError):  # what `dtype=torch.float16` would have done there
+        _plugin_of(script.read_text().replace("mode='nf4-dq'", "mode='nf4-dq', dtype=torch.float16"))

@@ -22,7 +22,8 @@ def findings_for(code: str, gpu: str, params=None, linear_params=None, trainable
     target = lookup(gpu)
     census = ModelCensus("example", params, trainable_params or params, linear_params) if params else None
     rec = recommend(target, facts.settings, facts.ops, census)
-    return hardware_findings(facts.settings, target, rec, CATALOGUE, census)
+    torch_names = {facts.path: facts.imports_torch_as}
+    return hardware_findings(facts.settings, target, rec, CATALOGUE, census, torch_names=torch_names)
 
 
 def apply(code: str, finding) -> str:
@@ -122,10 +123,11 @@ def test_int8_dtype_fix_keeps_the_module_alias():
 
 
 def test_four_bit_dtype_inserted_below_ampere():
-    code = ("import lightning as L\nfrom lightning.pytorch.plugins import BitsandbytesPrecision\n"
+    code = ("import torch\nimport lightning as L\nfrom lightning.pytorch.plugins import BitsandbytesPrecision\n"
             "trainer = L.Trainer(plugins=BitsandbytesPrecision(mode='nf4-dq'))\n")
     fixed = apply(code, only(code, "v100", "PRC308"))
     assert "BitsandbytesPrecision(mode='nf4-dq', dtype=torch.float16)" in fixed
+    assert only(code.replace("import torch\n", ""), "v100", "PRC308").fix is None  # torch.float16: a NameError
 
 
 def test_census_rules_need_a_census():

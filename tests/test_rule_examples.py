@@ -49,6 +49,15 @@ def test_fixed_text_is_what_the_fix_produces(rule, example):
     assert rule.code not in _codes(type(example)(fixed, example.options))
 
 
+@pytest.mark.parametrize("rule", [r for r in CATALOGUE if not r.runtime], ids=lambda r: r.code)
+def test_a_rule_fixes_what_it_says_it_fixes(rule):
+    """`fix = "safe"/"unsafe"` is a promise (explain, docs and `[*]` say so): some invalid example gets
+    a fix of that kind; `fix = "none"` rules never offer one."""
+    kinds = {f.fix.applicability if f.fix else "none" for example in rule.invalid
+             for f in check_example(example).findings if f.code == rule.code}
+    assert (rule.fix in kinds) if rule.fix != "none" else kinds == {"none"}, kinds
+
+
 @pytest.mark.parametrize("rule", [r for r in CATALOGUE if r.family != "PRC0xx"],
                          ids=lambda r: r.code + ("-runtime" if r.runtime else ""))
 def test_a_noqa_on_the_line_silences_every_rule(rule, tmp_path):

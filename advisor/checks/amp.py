@@ -26,7 +26,7 @@ from advisor.findings import Edit, Finding
 from advisor.fix.edits import quote_like
 from advisor.scan.files import module_name_for
 from advisor.scan.imports import Scopes, dotted
-from advisor.scan.opindex import AMP_TRIGGER_RE
+from advisor.scan.opindex import amp_triggered
 from advisor.scan.traversal import visit_batched
 from advisor.scan.values import literal
 
@@ -533,7 +533,7 @@ for _node, _parts in {"If": ("body", "orelse"), "Try": ("body", "handlers", "ore
 def visitor_for(path: str, text: str, walk=None) -> _Visitor | None:
     """A visitor to run in the scanner's traversal (scan.traversal.visit_batched), or None when no
     trigger word occurs and no PRC4xx rule can apply; `walk` is the scanner's walk state."""
-    return _Visitor(path, walk) if AMP_TRIGGER_RE.search(text) else None
+    return _Visitor(path, walk) if amp_triggered(text) else None
 
 
 def check_amp(path: str, text: str, catalogue: Catalogue, module: cst.Module | None = None,

@@ -88,6 +88,7 @@ class SettingOnTarget:
     target: Gpu
     recommendation: Recommendation | None = None
     census: ModelCensus | None = None
+    torch_name: str | None = None  # how the setting's file names torch at module level, for fixes that write a dtype
 
     @property
     def accelerator(self) -> str:
@@ -296,13 +297,15 @@ def bnb_4bit_bf16_on_fp16_gpu(bnb: BnbOnTarget) -> Iterator[Hit]:
     target, dtype_arg = bnb.on.target, bnb.dtype_arg
     if bnb.mode in BNB_FOUR_BIT and target.kind == "cuda" and not target.bf16_native and \
             _dtype_name(dtype_arg) in (None, "bfloat16"):
+        torch = bnb.on.torch_name
         if dtype_arg is not None:
-            edit = _replace(dtype_arg, _with_dtype(dtype_arg, "float16"))
-        else:
-            edit = insert_keyword(bnb.call.span, list(bnb.call.arguments.values()), "dtype=torch.float16", False)
+            edits = [_replace(dtype_arg, _with_dtype(dtype_arg, "float16"))]
+        else:  # without a module-level `import torch` no fix: `torch.float16` would be a NameError
+            arguments = list(bnb.call.arguments.values())
+            edits = [insert_keyword(bnb.call.span, arguments, f"dtype={torch}.float16", False)] if torch else []
         cause = (f"dtype={dtype_arg.text} is emulated there" if dtype_arg is not None
                  else "the compute dtype defaults to emulated bf16 there")
-        yield bnb.hit(dtype_arg.span if dtype_arg else bnb.call.span, [edit], mode=bnb.mode,
+        yield bnb.hit(dtype_arg.span if dtype_arg else bnb.call.span, edits, mode=bnb.mode,
                       capability=target.capability_text, cause=cause)
 
 
@@ -320,16 +323,18 @@ def hardware_findings(
     catalogue: Catalogue,
     census: ModelCensus | None = None,
     noqa: dict | None = None,
+    torch_names: dict | None = None,
 ) -> list:
     """Findings of PRC120-PRC124 and PRC301-PRC309 for `settings` trained on `target`.
 
     The FP32-op advice lives in the recommendation's reasons; census-dependent
-    rules need `census`; `noqa` maps a path to its `# noqa` lines (the call's closing line counts).
+    rules need `census`; `noqa` maps a path to its `# noqa` lines (the call's closing line counts),
+    `torch_names` to how the file names torch (FileFacts.imports_torch_as).
     """
-    noqa = noqa or {}
+    noqa, torch_names = noqa or {}, torch_names or {}
     findings = []
     for setting in settings:
-        on = SettingOnTarget(setting, target, recommendation, census)
+        on = SettingOnTarget(setting, target, recommendation, census, torch_names.get(setting.path))
         if on.gpu_script_without_gpu:
             continue  # the recommendation says why: no GPU target for a GPU script
         file_noqa, closing = noqa.get(setting.path), (setting.call_span.end_line,)

@@ -33,7 +33,7 @@ from advisor.findings import Edit, Fix
 from advisor.fix.edits import LineIndex
 
 if TYPE_CHECKING:
-    from advisor.scan.walk import Positions
+    from advisor.scan.positions import Positions
 
 UPCAST, CAST_BACK = "_prc_fp32", "_prc_half_like"
 HELPERS = '''def {up}(x: {torch}.Tensor) -> {torch}.Tensor:
@@ -247,7 +247,8 @@ class _File:
     @cached_property
     def _statements(self) -> list:
         """(start, end) offsets of every statement, from Python's parse."""
-        return [self.ast_offsets(node) for node in ast.walk(self.positions.tree) if isinstance(node, ast.stmt)]
+        return [self.ast_offsets(node) for cls, nodes in self.positions.nodes.items() if issubclass(cls, ast.stmt)
+                for node in nodes]
 
     def offset(self, node: cst.CSTNode, edge: str) -> int:
         return self._offsets[node][edge == "end"]
@@ -291,14 +292,14 @@ class _File:
     @cached_property
     def discarded(self) -> set:
         """Spans of the calls that are a whole statement (their result unused)."""
-        return {self.positions.ast_span(node.value) for node in ast.walk(self.positions.tree)
-                if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)}
+        return {self.positions.ast_span(node.value) for node in self.positions.nodes.get(ast.Expr, ())
+                if isinstance(node.value, ast.Call)}
 
     @cached_property
     def functions(self) -> list:
         """(start, end, node) of every `def`, from Python's parse."""
-        return [(*self.ast_offsets(node), node) for node in ast.walk(self.positions.tree)
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        defs = self.positions.of_class(ast.FunctionDef, ast.AsyncFunctionDef)
+        return [(*self.ast_offsets(node), node) for node in defs]
 
 
 def _floating_arguments(call: cst.Call, shape: OpShape) -> list:

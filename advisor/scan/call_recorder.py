@@ -11,6 +11,7 @@ import builtins
 import libcst as cst
 
 from advisor.facts import CallEdge
+from advisor.scan.dtypes import CodeTexts
 from advisor.scan.setting_recorder import EXTERNAL_ROOTS
 from advisor.scan.values import literal
 from advisor.scan.walk import Recorder
@@ -28,7 +29,7 @@ class CallRecorder(Recorder):
         if callee is None:
             return
         dtypes = function.dtypes
-        others = frozenset(walk.code(a.value) for a in node.args)  # `ones_like(index)` beside `index`: counts
+        others = CodeTexts(walk, [a.value for a in node.args])  # `ones_like(index)` beside `index`: counts
         args = tuple((tuple(sorted(dtypes.flows_of(a.value, walk))), dtypes.of(a.value, walk, others),
                       literal(a.value, walk.qualify)) for a in node.args if a.keyword is None and not a.star)
         keywords = tuple((a.keyword.value, tuple(sorted(dtypes.flows_of(a.value, walk))),

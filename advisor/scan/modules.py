@@ -64,6 +64,7 @@ class ModuleIndex:
         python = [f for f in facts if f.path.endswith(SOURCE_SUFFIXES)]
         self.modules: dict[str, FileFacts] = {}
         self.folders: dict[str, dict[str, FileFacts]] = {}  # importer folder -> names relative to it
+        self._importer_folders: dict[str, dict[str, FileFacts]] = {}  # importer path -> its folder's names
         self._absolute: dict = {}
         self._python = python
         if not python:
@@ -89,6 +90,9 @@ class ModuleIndex:
 
     def _folder_names(self, importer: FileFacts) -> dict[str, FileFacts]:
         """Names relative to the importer's own folder (built once per folder, when first asked)."""
+        known = self._importer_folders.get(importer.path)
+        if known is not None:
+            return known
         folder = self._absolute.get(importer.path, Path(importer.path)).parent
         key = str(folder)
         if key not in self.folders:
@@ -100,6 +104,7 @@ class ModuleIndex:
                     if name:
                         names[name] = other
             self.folders[key] = names
+        self._importer_folders[importer.path] = self.folders[key]  # asked per name resolved: paths cost
         return self.folders[key]
 
     def module(self, name: str, importer: FileFacts | None = None) -> FileFacts | None:

@@ -187,15 +187,16 @@ class OpRecorder(Recorder):
                 site = OpSite(op="operator.add", path=self.walk.path, span=None, kind="function",
                               keywords={"#0": value}, detail=self.walk.code(side))
                 if any(pattern_matches(pattern, site) for pattern in self.index.patterns):
-                    self._add(site, side, None)
+                    self._add(site, side, ("left" if side is node.left else "right", self.walk.operation_ordinal))
 
-    def _add(self, site: OpSite, node: cst.CSTNode, call_ordinal: int | None) -> None:
+    def _add(self, site: OpSite, node: cst.CSTNode, anchor: int | tuple) -> None:
+        """`anchor`: the call's ordinal, or (side, ordinal) of the binary operation the operand is part of."""
         walk = self.walk
         site.function = walk.function.qualname if walk.function else None
         site.context = walk.context
         walk.facts.ops.append(site)
         ordinal = walk.statement_ordinals[-1] if walk.statement_ordinals else None
-        walk.op_pending.append((site, call_ordinal, node, ordinal, walk.statement))
+        walk.op_pending.append((site, anchor, node, ordinal, walk.statement))
 
 
 def _aggregation_like(value: cst.BaseExpression) -> bool:

@@ -6,7 +6,7 @@ import ast
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from advisor.catalogue import Catalogue
 from advisor.lightning import LIGHTNING_ROOTS
@@ -23,17 +23,34 @@ SETTING_TEXT = re.compile(r"precision\s*=|precision['\"]\s*:|Precision\w*\s*\(|\
                           r"|\b(?:Trainer|Fabric|LightningCLI|LightningLite)\s*\(|^\s*class\s+\w+\s*\([^)]*"
                           r"\b(?:Trainer|Fabric|LightningLite)\b", re.M)
 NOQA_TRIGGER = r"noqa:[^\n]*PRC"
-NUMBER_ABOVE_FP16 = r"\d[eE]\+?[5-9]|\d[eE]\+?\d\d|finfo|\b\d{6,}(?:\.\d*)?\s*\)"  # 1e5.., 1e10.., finfo, 100000)
-NUMBER_BELOW_FP16 = r"\d[eE]-(?:[89]|\d\d)"  # 1e-8, 1e-12, ...
-# What a file must contain for any PRC4xx rule to apply. The engine adds these words to the scanner's
-# pre-filter (`OpIndex.build(extra_triggers=...)`), so that the scanner parses (and reads the noqa
-# comments of) these files too; `.half(` is matched as a call, the word alone is common prose.
-AMP_TRIGGERS = ("autocast", "GradScaler", "custom_fwd", "custom_bwd", "clip_grad_norm_", "clip_grad_value_",
-                "float16", "TrainingArguments", "Seq2SeqTrainingArguments", "SFTConfig", "DPOConfig", "mixed_precision")
+# Each pre-filter regex is searched alone: Python's `re` finds a literal-led pattern fast, but an
+# alternation, or one led by `\b` or a class, is tried at every position of the text (3-4 times slower).
+NUMBER_ABOVE_FP16 = (r"\d[eE]\+?(?:[5-9]|\d\d)", "finfo", r"\d{6,}(?:\.\d*)?\s*\)")  # 1e5.., 1e10.., finfo, 100000)
+NUMBER_BELOW_FP16 = (r"\d[eE]-(?:[89]|\d\d)",)  # 1e-8, 1e-12, ...
+# What a file must contain for any PRC4xx rule to apply (`amp_triggered`). The engine adds these words
+# to the scanner's pre-filter (`OpIndex.build(extra_triggers=...)`), so that the scanner parses (and
+# reads the noqa comments of) these files too; `.half(` is matched as a call, the word alone is common prose.
+AMP_TRIGGERS = frozenset({"autocast", "GradScaler", "custom_fwd", "custom_bwd", "clip_grad_norm_", "clip_grad_value_",
+                          "float16", "TrainingArguments", "Seq2SeqTrainingArguments", "SFTConfig", "DPOConfig",
+                          "mixed_precision"})
 HALF_CALL = r"\.half\("
-TRUE_FP16 = r"['\"](?:16-true|transformer-engine-float16)['\"]"  # Trainer/Fabric fp16 weights: PRC408
-AMP_TRIGGER_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, AMP_TRIGGERS)) + r")\b|" + HALF_CALL + "|" + TRUE_FP16)
+TRUE_FP16 = ("16-true", "transformer-engine-float16")  # Trainer/Fabric fp16 weights, as strings: PRC408
+TRUE_FP16_RE = re.compile(r"['\"](?:16-true|transformer-engine-float16)['\"]")
+HALF_CALL_RE = re.compile(HALF_CALL)
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@lru_cache(maxsize=4)
+def identifiers(text: str) -> frozenset:
+    """Every identifier-like word of the text (code, comments and strings), found once per text:
+    the pre-filter, the PRC4xx test and the wrapper rounds all read them."""
+    return frozenset(IDENTIFIER_RE.findall(text))
+
+
+def amp_triggered(text: str) -> bool:
+    """Can any PRC4xx rule apply to the text: a trigger word, a `.half(` call, a true-fp16 precision?"""
+    return (not identifiers(text).isdisjoint(AMP_TRIGGERS) or HALF_CALL_RE.search(text) is not None
+            or (any(word in text for word in TRUE_FP16) and TRUE_FP16_RE.search(text) is not None))
 
 
 class Triggers:
@@ -53,12 +70,12 @@ class Triggers:
     def add(self, pattern) -> None:
         """Add what one catalogue pattern needs: a name, a name prefix, or a number."""
         if pattern.above is not None:
-            self.regexes.add(NUMBER_ABOVE_FP16)
+            self.regexes.update(NUMBER_ABOVE_FP16)
         elif pattern.below is not None:
-            self.regexes.add(NUMBER_BELOW_FP16)
+            self.regexes.update(NUMBER_BELOW_FP16)
         elif pattern.within and pattern.keyword:  # dtype=torch.float16: the keyword and the value together
             values = "|".join(re.escape(str(value).rsplit(".", 1)[-1]) for value in pattern.within)
-            self.regexes.add(rf"\b{re.escape(pattern.keyword)}\s*=\s*[\w.]*\b(?:{values})\b")
+            self.regexes.add(rf"{re.escape(pattern.keyword)}\s*=\s*[\w.]*\b(?:{values})\b")
         elif pattern.within:
             self.words |= {str(value).rsplit(".", 1)[-1] for value in pattern.within}
         elif not pattern.aten:  # aten patterns are for traced graphs only
@@ -72,18 +89,20 @@ class Triggers:
 
     @cached_property
     def _compiled(self) -> tuple:
-        return re.compile("|".join(sorted(self.regexes)) or "(?!)"), frozenset(self.words), tuple(sorted(self.prefixes))
+        """The regexes (literal-led first: the cheapest to search), the words, the prefixes."""
+        regexes = sorted(self.regexes, key=lambda regex: (not regex[:1].isalpha(), regex))
+        return tuple(map(re.compile, regexes)), frozenset(self.words), tuple(sorted(self.prefixes))
 
     def search(self, text: str, tree: ast.AST | None = None) -> bool:
         """`tree`, Python's parse of `text`, sharpens the settings test: a Trainer named
         in a docstring or a type hint next to some `**kwargs` constructs nothing."""
-        pattern, words, prefixes = self._compiled
-        if pattern.search(text):
+        regexes, words, prefixes = self._compiled
+        names = identifiers(text)
+        if not names.isdisjoint(words) or (prefixes and any(name.startswith(prefixes) for name in names)):
             return True
-        identifiers = set(IDENTIFIER_RE.findall(text))
-        if not identifiers.isdisjoint(words) or (prefixes and any(name.startswith(prefixes) for name in identifiers)):
+        if any(regex.search(text) for regex in regexes):
             return True
-        return (not identifiers.isdisjoint(SETTING_NAMES) and SETTING_TEXT.search(text) is not None
+        return (not names.isdisjoint(SETTING_NAMES) and SETTING_TEXT.search(text) is not None
                 and (tree is None or builds_setting(tree)))
 
 

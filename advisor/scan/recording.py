@@ -17,9 +17,10 @@ from advisor.scan.call_recorder import CallRecorder
 from advisor.scan.noqa import noqa_lines
 from advisor.scan.op_recorder import OpRecorder
 from advisor.scan.opindex import OpIndex
+from advisor.scan.positions import Positions
 from advisor.scan.setting_recorder import SettingRecorder
 from advisor.scan.training_recorder import TrainingRecorder
-from advisor.scan.walk import Positions, Walk, walk
+from advisor.scan.walk import Walk, walk
 
 
 def record(path: str, text: str, tree: ast.AST, facts: FileFacts, index: OpIndex, companions=()
@@ -35,7 +36,7 @@ def record(path: str, text: str, tree: ast.AST, facts: FileFacts, index: OpIndex
     walk(module, state, [*recorders, *(make(state) for make in companions)])
     positions = Positions(module, tree, text)
     _place_all(state, positions)
-    facts.noqa = noqa_lines(text)
+    facts.noqa = noqa_lines(text, positions.in_string)
     return facts, module, positions
 
 
@@ -43,13 +44,15 @@ def _place_all(state: Walk, positions: Positions) -> None:
     """Spans for what the recorders kept: Python's for calls and statements, libcst's for the rest."""
     for fact, node, statement in state.pending:
         _place(fact, positions.span(node), positions.span(statement) if statement is not None else None)
-    calls, statements = state.call_ordinal + 1, state.statement_count
+    calls, operations, statements = state.call_ordinal + 1, state.operation_ordinal + 1, state.statement_count
     for edge, ordinal, node in state.call_pending:
         edge.span = positions.call_span(ordinal, node, calls)
-    for site, ordinal, node, statement_ordinal, statement in state.op_pending:
-        site.span = positions.call_span(ordinal, node, calls) if ordinal is not None else positions.span(node)
-        if ordinal is not None:
+    for site, anchor, node, statement_ordinal, statement in state.op_pending:
+        if isinstance(anchor, int):
+            site.span = positions.call_span(anchor, node, calls)
             positions.op_nodes.setdefault(site.span, (node, statement))
+        else:
+            site.span = positions.operand_span(anchor[1], anchor[0], node, operations)
         if statement is not None:
             site.statement_span = positions.statement_span(statement_ordinal, statement, statements)
 

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 from advisor.facts import FileFacts
 from advisor.scan.files import module_name_for
-from advisor.scan.opindex import IDENTIFIER_RE, OpIndex
+from advisor.scan.opindex import OpIndex, identifiers
 
 if TYPE_CHECKING:
     import libcst as cst
 
-    from advisor.scan.walk import Positions
+    from advisor.scan.positions import Positions
 
 BOOL_OPERANDS_MAX = 1000  # libcst nests one level per `and`/`or`: about 7,000 overflow an 8 MB stack
 BOOL_WORD_RE = re.compile(r"\b(?:and|or)\b")
@@ -31,8 +31,8 @@ def guard_parse(text: str, path: str) -> ast.AST:
     code first, except long `and`/`or` chains, which it keeps flat and libcst nests.
     """
     tree = ast.parse(text, filename=path)
-    if len(BOOL_WORD_RE.findall(text)) < BOOL_OPERANDS_MAX:
-        return tree
+    if text.count("and") + text.count("or") < BOOL_OPERANDS_MAX or len(BOOL_WORD_RE.findall(text)) < BOOL_OPERANDS_MAX:
+        return tree  # (the substrings bound the words from above, and cost a tenth of the regex)
     for node in ast.walk(tree):
         if isinstance(node, ast.BoolOp) and len(node.values) > BOOL_OPERANDS_MAX:
             message = f"{len(node.values)} `and`/`or` operands in one expression, more than the parser handles"
@@ -63,4 +63,4 @@ def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset =
 
 def mentions(text: str, names: frozenset) -> bool:
     """Whether the text names one of `names` (identifiers, e.g. project wrappers)."""
-    return bool(names) and not names.isdisjoint(IDENTIFIER_RE.findall(text))
+    return bool(names) and not names.isdisjoint(identifiers(text))

@@ -18,6 +18,18 @@ _TEMPLATES: dict[tuple, dict] = {}  # visitor classes -> node class -> plan temp
 _UNSET = object()
 
 
+class _NodeClasses(dict):
+    """class -> is it a libcst node, asked once per class (CSTNode is an ABC: `isinstance`
+    against it is the slow path, and the traversal asks it for every field it passes)."""
+
+    def __missing__(self, cls: type) -> bool:
+        self[cls] = is_node = issubclass(cls, cst.CSTNode)
+        return is_node
+
+
+IS_NODE = _NodeClasses()
+
+
 def child_fields(cls: type) -> tuple[str, ...]:
     """The fields libcst visits on `cls`, in its order (the order of the source).
 
@@ -66,7 +78,9 @@ class _Traversal:
 
     def visit(self, node: cst.CSTNode) -> None:
         cls = type(node)
-        plan = self.plans[cls] if cls in self.plans else self._plan(cls)
+        plan = self.plans.get(cls, _UNSET)
+        if plan is _UNSET:
+            plan = self._plan(cls)
         if plan is None:
             return
         visits, fields, leaves = plan
@@ -78,12 +92,13 @@ class _Traversal:
                 continue
             for method in field_visits:
                 method(node)
-            if isinstance(child, cst.CSTNode):
-                self.visit(child)
-            elif isinstance(child, (tuple, list)):
+            kind = type(child)
+            if kind is tuple or kind is list:
                 for item in child:
-                    if isinstance(item, cst.CSTNode):
+                    if IS_NODE[type(item)]:
                         self.visit(item)
+            elif IS_NODE[kind]:
+                self.visit(child)
             for method in field_leaves:
                 method(node)
         for method in leaves:

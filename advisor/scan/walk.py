@@ -3,32 +3,24 @@
 Every recorder (settings, ops, call edges, the PRC4xx visitor) reads this
 state instead of tracking scopes itself. `walk` runs the state's visit
 methods first and its leave methods last, so a recorder always sees the
-scope of the node it visits. Positions come from `Positions`: libcst's
-are resolved at most once per file, and call sites get theirs from
-Python's own parse (the k-th call in source order), which costs a tenth.
+scope of the node it visits. It counts calls, binary operations and simple
+statement lines in source order: `positions.Positions` places them from
+Python's parse by that ordinal.
 """
 from __future__ import annotations
 
-import ast
-import re
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from advisor import lightning
-from advisor.facts import ClassInfo, FileFacts, FunctionInfo, Span
+from advisor.facts import ClassInfo, FileFacts, FunctionInfo
 from advisor.scan.dtypes import DtypeFacts
 from advisor.scan.imports import Scopes, dotted
 from advisor.scan.roles import class_kind, function_context
 from advisor.scan.traversal import visit_batched
 from advisor.scan.values import literal
 
-LINE_END_RE = re.compile(r"\r\n|\r|\n")  # how Python's tokenizer ends lines (str.splitlines knows more)
-COMPOUND_STATEMENTS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor,
-                       ast.While, ast.With, ast.AsyncWith, ast.Try, ast.Match,
-                       *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
 AUTOCASTS = ("torch.autocast", "torch.amp.autocast", "torch.cuda.amp.autocast", "torch.cpu.amp.autocast",
              "torch.amp.autocast_mode.autocast")
 
@@ -55,90 +47,6 @@ class Class:
     setting_kind: str | None = None
     lite: bool = False
     defines_init: bool = False  # its own or an inherited local __init__ (may reinterpret precision)
-
-
-class Positions:
-    """Source positions of one file, each kind computed at most once and only on demand.
-
-    Calls and simple statements take theirs from Python's parse: the k-th call (or
-    statement line) libcst visits is the k-th in source order, and `ast` already
-    holds positions, where libcst's cost twice its parse. Other nodes (setting
-    arguments, literals) use libcst's, resolved once per file.
-    """
-
-    def __init__(self, module: cst.Module, tree: ast.AST | None, text: str):
-        self.module = module
-        self.tree = tree
-        self.text = text
-        self.op_nodes: dict = {}  # op site span -> (its call node, its simple statement line or None), for fixes
-
-    @cached_property
-    def _libcst(self):
-        return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
-
-    def span(self, node: cst.CSTNode) -> Span:
-        where = self._libcst[node]
-        return Span(where.start.line, where.start.column + 1, where.end.line, where.end.column + 1)
-
-    @cached_property
-    def _lines(self) -> list[bytes]:
-        return [line.encode("utf-8", "surrogatepass") for line in LINE_END_RE.split(self.text)]
-
-    def _column(self, line: int, offset: int) -> int:
-        """ast counts UTF-8 bytes, findings count characters (1-based)."""
-        text = self._lines[line - 1] if line - 1 < len(self._lines) else b""
-        return len(text[:offset].decode("utf-8", "replace")) + 1
-
-    def ast_span(self, start: ast.AST, end: ast.AST | None = None) -> Span:
-        """Python's extent of `start` (to the end of `end`), in the characters findings count."""
-        return self._ast_span(start, end or start)
-
-    def _ast_span(self, start: ast.AST, end: ast.AST) -> Span:
-        return Span(start.lineno, self._column(start.lineno, start.col_offset),
-                    end.end_lineno, self._column(end.end_lineno, end.end_col_offset))
-
-    @cached_property
-    def _calls(self) -> list | None:
-        if self.tree is None:
-            return None
-        calls = sorted((n for n in ast.walk(self.tree) if isinstance(n, ast.Call)),
-                       key=lambda n: (n.lineno, n.col_offset, -n.end_lineno, -n.end_col_offset))
-        return [self._ast_span(n, n) for n in calls]
-
-    @cached_property
-    def _statement_lines(self) -> list | None:
-        """Each simple statement line (statements joined by `;`, not the suite after a `:`), in source order."""
-        if self.tree is None:
-            return None
-        groups = []
-        for node in ast.walk(self.tree):
-            for name in ("body", "orelse", "finalbody"):
-                body = getattr(node, name, None)
-                if not isinstance(body, list):
-                    continue
-                group = None
-                for statement in body:
-                    if not isinstance(statement, ast.stmt) or isinstance(statement, COMPOUND_STATEMENTS):
-                        group = None
-                    elif group is not None and statement.lineno == group[-1].end_lineno:
-                        group.append(statement)
-                    else:
-                        group = [statement]
-                        groups.append(group)
-        lines = [g for g in groups if not self._lines[g[0].lineno - 1][:g[0].col_offset].strip()]
-        lines.sort(key=lambda g: (g[0].lineno, g[0].col_offset))
-        return [self._ast_span(g[0], g[-1]) for g in lines]
-
-    def call_span(self, ordinal: int, node: cst.Call, total: int) -> Span:
-        return self._by_ordinal(self._calls, ordinal, node, total)
-
-    def statement_span(self, ordinal: int, node: cst.CSTNode, total: int) -> Span:
-        return self._by_ordinal(self._statement_lines, ordinal, node, total)
-
-    def _by_ordinal(self, spans: list | None, ordinal: int, node: cst.CSTNode, total: int) -> Span:
-        if spans is not None and len(spans) == total:
-            return spans[ordinal]
-        return self.span(node)  # the two parses disagree (never seen): libcst's own positions
 
 
 _VISITOR_NAMES: dict[type, tuple] = {}
@@ -184,6 +92,7 @@ class Walk:
         self.autocast_off = 0  # depth of open `autocast(enabled=False)` blocks
         self.branch_depth = 0  # open if/for/while/try blocks: an assignment there may not run
         self.call_ordinal = -1  # of the call being visited, in source order
+        self.operation_ordinal = -1  # of the binary operation being visited, in source order
         self.pending: list = []  # (fact, node, statement or None): placed once the walk is over
         self.call_pending: list = []  # (edge, call ordinal, node)
         self.op_pending: list = []  # (site, call ordinal or None, node, statement ordinal, statement)
@@ -359,6 +268,9 @@ class _Enter(Recorder):
 
     def visit_Call(self, node: cst.Call) -> None:
         self.walk.call_ordinal += 1
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        self.walk.operation_ordinal += 1
 
 
 class _Leave(Recorder):
