@@ -87,7 +87,7 @@ def wide():
     return Regressor(features=512, hidden=8192, samples=32768, batch_size=2048)
 PY
 validate winner examples/regression.py --model "$OUT_DIR/wide_regressor.py:wide" --candidates bf16-mixed,16-mixed \
-    --steps 30 --warmup 5
+    --steps 30 --warmup 5 --rounds 2
 if [ "$CAPABILITY" -ge 80 ]; then
     expect winner '(d["winner"] in ("bf16-mixed", "16-mixed") or (d["tied"] and "32-true" not in d["tied"]))
                    and all(runs[p]["status"] == "pass" for p in ("bf16-mixed", "16-mixed"))' \
