@@ -39,6 +39,8 @@ class Checker:
         index = OpIndex.build(catalogue, (*(TARGET_TRIGGERS if target is not None else ()), *AMP_TRIGGERS),
                               (HALF_CALL,))
         cache = FileCache(default_folder(), _rules_fingerprint(catalogue, index)) if use_cache else None
+        if cache is not None:
+            cache.prune()
         return cls(config, catalogue, index, target, census, cache)
 
     def scan(self, paths: list[str], stdin: tuple | None = None, jobs: int | None = None) -> list[FileResult]:

@@ -65,3 +65,33 @@ def test_corrupt_and_planted_entries_are_ignored(tmp_path):
         data = {"key": path.parent.name + path.stem, "result": {"facts": {"$": "Popen", "args": ["true"]}}}
         path.write_text(json.dumps(data))
     assert check_json(GNN, cache) == expected
+
+
+def _age(path, days):
+    old = path.stat().st_mtime - days * 24 * 3600
+    os.utime(path, (old, old))
+
+
+def test_the_cache_forgets_other_builds_and_entries_left_unused(tmp_path):
+    """An edit of the tool or of the rules starts a new build folder; an edited file leaves its old
+    entry behind: neither may grow the cache forever."""
+    cache = tmp_path / "cache"
+    check_json(GNN, cache)
+    (build,) = [p for p in cache.iterdir() if p.is_dir()]
+    stale_build, recent_build = cache / "0123456789abcdef", cache / "fedcba9876543210"
+    for folder in (stale_build, recent_build):
+        (folder / "ab").mkdir(parents=True)
+        (folder / "ab" / "entry.json").write_text("{}")
+        (folder / ".last-used").touch()
+    _age(stale_build / ".last-used", 2)
+    left_behind = build / "ab" / "left-behind.json"  # the entry of a file since edited
+    left_behind.parent.mkdir(exist_ok=True)
+    left_behind.write_text("{}")
+    _age(left_behind, 31)
+    check_json(GNN, cache)  # within a day of the first run: nothing is pruned yet
+    assert stale_build.exists() and left_behind.exists()
+    _age(build / ".last-used", 2)
+    kept = entries(build)
+    assert check_json(GNN, cache)
+    assert not stale_build.exists() and not left_behind.exists()
+    assert recent_build.exists() and set(entries(build)) == set(kept) - {left_behind}

@@ -5,6 +5,10 @@ its entry instead of parsing it; an edited file misses and is scanned again.
 The project-wide judgement still runs over every file's facts. Entries hold
 only data (a closed set of dataclasses, never pickle): a planted file can at
 worst be ignored. A corrupt or unreadable entry is a miss, never an error.
+
+Entries live in one folder per tool build and rule set, so the cache stays bounded: at most once
+a day a run deletes the folders of other builds it has not seen used for a day, and its own
+entries not rewritten for 30 days (an edited file leaves its old entry behind).
 """
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from advisor import __version__
@@ -34,6 +40,10 @@ from advisor.facts import (
 from advisor.findings import Edit, Finding, Fix
 
 FORMAT = 2  # bump when the entry layout changes
+PRUNE_EVERY_S = 24 * 3600  # how often a run tidies the cache folder up
+OTHER_BUILD_UNUSED_S = 24 * 3600  # another build's folder, untouched for this long, goes
+ENTRY_UNUSED_S = 30 * 24 * 3600  # an entry of this build not written for this long goes
+MARKER = ".last-used"  # in a build's folder: its mtime is when a run last used it
 TYPES = {cls.__name__: cls for cls in (Span, Argument, Literal, PluginCall, Setting, OpSite, FileFacts, FunctionInfo,
                                        CallEdge, ClassInfo, Finding, Fix, Edit, AmpFacts, Hit)}
 
@@ -113,8 +123,32 @@ class FileCache:
     """Entries under one folder, keyed by (build, rule set, path, content)."""
 
     def __init__(self, folder: Path, salt: str):
-        self.folder = folder
+        self.root = folder
         self.salt = hashlib.sha256(f"{_build_fingerprint()}/{salt}".encode()).hexdigest()
+        self.folder = folder / self.salt[:16]
+
+    def prune(self, now: float | None = None) -> None:
+        """Mark this build's folder used and, at most once a day, delete what no run uses any more:
+        other builds' folders untouched for a day, this build's entries not written for 30 days."""
+        now = time.time() if now is None else now
+        marker = self.folder / MARKER
+        try:
+            last = marker.stat().st_mtime
+        except OSError:
+            last = None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+            if last is not None and now - last < PRUNE_EVERY_S:
+                return
+            for other in self.root.iterdir():
+                if other != self.folder and other.is_dir() and now - _last_used(other) > OTHER_BUILD_UNUSED_S:
+                    shutil.rmtree(other, ignore_errors=True)
+            for entry in self.folder.glob("*/*.json"):
+                if now - entry.stat().st_mtime > ENTRY_UNUSED_S:
+                    entry.unlink(missing_ok=True)
+        except OSError:
+            return  # a read-only or vanished cache folder costs the run nothing
 
     def key(self, path: str, raw: bytes, names=()) -> str:
         """`names` are the project wrappers that decided whether the file was parsed."""
@@ -148,3 +182,11 @@ class FileCache:
             os.replace(temporary, target)
         except (OSError, TypeError, ValueError):
             return
+
+
+def _last_used(folder: Path) -> float:
+    """When a run last used a build's folder (its marker), else when the folder last changed."""
+    try:
+        return (folder / MARKER).stat().st_mtime
+    except OSError:
+        return folder.stat().st_mtime
