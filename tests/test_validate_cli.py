@@ -66,7 +66,7 @@ def no_loader(tmp_path):
 
 
 def test_regression_on_cpu_passes_bf16_mixed_and_gives_a_speed_verdict():
-    result = validate(REGRESSION, "--steps", "8", "--rounds", "2", "--format", "json")
+    result = validate(REGRESSION, "--steps", "8", "--rounds", "2", "--min-speedup", "0.05", "--format", "json")
     data = report(result)
     runs = {c["precision"]: c for c in data["candidates"]}
     assert list(runs) == ["32-true", "bf16-mixed", "bf16-true"]  # the CPU defaults
@@ -80,7 +80,7 @@ def test_regression_on_cpu_passes_bf16_mixed_and_gives_a_speed_verdict():
     assert data["timing"]["order"] == ["32-true", "bf16-mixed", "bf16-true", "bf16-true", "bf16-mixed", "32-true"]
     assert data["timing"]["clock"] == "process CPU time" and data["timing"]["threads"] == 1
     assert data["timing"]["df"] == 3 and data["noise"]["run_to_run_speed"] > 0  # one per precision timed twice
-    assert data["timing"]["false_winner"] == 0.05
+    assert data["timing"]["false_winner"] == 0.05 and data["timing"]["tie_band"] == 0.05  # --min-speedup
     for run in runs.values():
         assert len(run["losses"]) == 13 and run["step_time_s"] > 0 and run["ci_s"] > 0 and run["throughput"] > 0
         assert run["windows"] >= 16 and len(run["run_step_times_s"]) == 2
@@ -165,6 +165,7 @@ def test_datamodule(no_loader):
     (["examples"], "examples: is a directory"),
     ([REGRESSION, "--candidates", "bf16-mix"], "unknown candidate 'bf16-mix'; did you mean 'bf16-mixed'?"),
     ([REGRESSION, "--steps", "0"], "must be > 0"),
+    ([REGRESSION, "--min-speedup", "-0.1"], "must be >= 0"),
     (["{no_loader}"], "Tiny has no train_dataloader(); pass --datamodule module:Name, or --synthetic"),
     (["{no_loader}", "--model", "make_broken"], "make_broken() failed: RuntimeError: no GPU found (at tiny_train.py:"),
     (["{no_loader}", "--model", "Nope"], "has no attribute 'Nope'"),

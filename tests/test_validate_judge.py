@@ -147,6 +147,8 @@ def test_a_winner_only_when_its_whole_interval_is_beyond_the_tie_band():
     assert speed.verdict(close, 1e-9, 2)["winner"] is None
     beyond = {"32-true": runs(1.0, 1.0), "bf16-mixed": runs(0.88, 0.88)}  # 12% faster: beyond the 10% band
     assert speed.verdict(beyond, 1e-9, 2)["winner"] == "bf16-mixed"
+    assert speed.verdict(close, 1e-9, 2, band=0.05)["winner"] == "bf16-mixed"  # --min-speedup 0.05: 8% wins
+    assert speed.verdict(beyond, 1e-9, 2, band=0.15)["winner"] is None  # --min-speedup 0.15: 12% does not
     assert speed.verdict({"32-true": runs(1.0)}, None, 0) == {"winner": "32-true", "tied": ["32-true"]}
     assert speed.verdict({}, None, 0) == {"winner": None, "tied": []}
 

@@ -11,6 +11,7 @@ import importlib.util
 import sys
 
 from advisor.validate.session import DEFAULT_ROUNDS
+from advisor.validate.speed import TIE_BAND
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -37,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "another device are marked not representative")
     parser.add_argument("--rounds", type=_positive(int), default=DEFAULT_ROUNDS,
                         help=f"runs of each passing precision, interleaved, for the speed interval ({DEFAULT_ROUNDS})")
+    parser.add_argument("--min-speedup", type=_positive(float, zero=True), default=TIE_BAND, metavar="SHARE",
+                        help=f"how much faster, beyond its interval, a precision must be to win ({TIE_BAND:g}: "
+                             "a precision change for less is not worth its numeric risk)")
     parser.add_argument("--timeout", type=_positive(float), default=900.0, help="seconds per candidate run (900)")
     parser.add_argument("--memory-limit", type=_positive(int), metavar="MIB",
                         help="cap each run's memory: CUDA allocator on a GPU, address space on a CPU (Linux)")
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         result = validate_candidates(
             args.script, args.candidates, model=args.model, datamodule=args.datamodule, synthetic=args.synthetic,
             steps=args.steps, warmup=args.warmup, seed=args.seed, tolerance=args.tolerance, rtol=args.rtol,
-            rounds=args.rounds,
+            rounds=args.rounds, min_speedup=args.min_speedup,
             timeout=args.timeout, memory_limit_bytes=args.memory_limit * 2**20 if args.memory_limit else None,
             target=args.gpu, on_progress=report.Progress(),
         )

@@ -44,6 +44,7 @@ def validate_candidates(
     tolerance: float = judge.DEFAULT_TOLERANCE,
     rtol: float = judge.DEFAULT_RTOL,
     rounds: int = DEFAULT_ROUNDS,
+    min_speedup: float = speed.TIE_BAND,
     timeout: float = 900.0,
     memory_limit_bytes: int | None = None,
     target: str | hardware_table.Gpu | None = None,
@@ -98,7 +99,7 @@ def validate_candidates(
     runs += [run(name, index, count) for index, name in enumerate(rest, start=len(names) + 1)]
     recommended = names[1] if candidates is not None and len(names) > 1 else \
         next((pick for pick in [*advice, settings.precision] if pick in names), BASELINE)
-    return _report(script, payload, settings, runs, recommended, target, tolerance, rtol)
+    return _report(script, payload, settings, runs, recommended, target, tolerance, rtol, min_speedup)
 
 
 def interleaved(names: list[str], rounds: int) -> list[str]:
@@ -109,7 +110,7 @@ def interleaved(names: list[str], rounds: int) -> list[str]:
     return order if order and order[-1] == BASELINE else [*order, BASELINE]
 
 
-def _report(script, payload, settings, runs, recommended, target, tolerance, rtol) -> dict:
+def _report(script, payload, settings, runs, recommended, target, tolerance, rtol, min_speedup) -> dict:
     """Judge every precision on all its runs (loss on the first, speed on the interleaved pair)."""
     baseline, repeat = runs[0], runs[-1]
     repeat_losses = None if repeat.get("error") else repeat["losses"]
@@ -124,7 +125,7 @@ def _report(script, payload, settings, runs, recommended, target, tolerance, rto
     entries = [_entry(own[0], verdicts[name], *timings[name], timings[BASELINE][0], s, df)
                for name, own in by_name.items()]
     outcome = speed.verdict({e["precision"]: timings[e["precision"]][0] for e in entries
-                             if e["passed"] and timings[e["precision"]][0]}, s, df)
+                             if e["passed"] and timings[e["precision"]][0]}, s, df, min_speedup)
     focus = next(e for e in entries if e["precision"] == recommended)
     representative, speed_note = _representative(baseline["hardware"], target)
     return {
@@ -135,7 +136,7 @@ def _report(script, payload, settings, runs, recommended, target, tolerance, rto
         "trainer_notes": baseline.get("trainer_notes") or [],
         "effective_matmul_precision": baseline.get("matmul_precision"),
         "timing": {"clock": baseline.get("clock"), "threads": baseline.get("threads"),
-                   "order": [r["precision"] for r in runs], "tie_band": speed.TIE_BAND, "df": df,
+                   "order": [r["precision"] for r in runs], "tie_band": min_speedup, "df": df,
                    "false_winner": speed.FALSE_WINNER},
         "noise": {"loss": judge.noise(baseline["losses"], repeat_losses),
                   "run_to_run_loss": judge.spread(baseline["losses"], repeat_losses) if repeat_losses else None,

@@ -123,9 +123,9 @@ def summarize(runs: Sequence[dict], samples: int, s: float | None, df: int) -> d
     return {"step_time_s": value, "ci_s": half, "windows": samples, "run_step_times_s": [r["mean"] for r in runs]}
 
 
-def faster(interval: dict) -> bool:
-    """Whether a ratio's whole interval lies beyond the tie band on the fast side."""
-    return interval["high"] is not None and interval["high"] < 1 / (1 + TIE_BAND)
+def faster(interval: dict, band: float = TIE_BAND) -> bool:
+    """Whether a ratio's whole interval lies beyond the tie band (`band` faster) on the fast side."""
+    return interval["high"] is not None and interval["high"] < 1 / (1 + band)
 
 
 def verdict_quantile(compared: int, df: int) -> float:
@@ -133,16 +133,16 @@ def verdict_quantile(compared: int, df: int) -> float:
     return t_quantile(1 - FALSE_WINNER / max(compared, 2), df)
 
 
-def verdict(timed: dict[str, Sequence[dict]], s: float | None, df: int) -> dict:
+def verdict(timed: dict[str, Sequence[dict]], s: float | None, df: int, band: float = TIE_BAND) -> dict:
     """{"winner": name | None, "tied": [names]} over the passing precisions' runs (the baseline among them).
 
-    `tied` lists the fastest and every precision it is not significantly faster
-    than; a winner exists only when that is the fastest alone.
+    `tied` lists the fastest and every precision it is not significantly more
+    than `band` faster than; a winner exists only when that is the fastest alone.
     """
     if not timed:
         return {"winner": None, "tied": []}
     fastest = min(timed, key=lambda name: level(timed[name]))
     t = verdict_quantile(len(timed), df)
     tied = [name for name in timed
-            if name == fastest or not faster(ratio(timed[fastest], timed[name], s, df, t))]
+            if name == fastest or not faster(ratio(timed[fastest], timed[name], s, df, t), band)]
     return {"winner": fastest if tied == [fastest] else None, "tied": tied}
