@@ -10,6 +10,7 @@ from bisect import bisect_right
 
 from advisor.facts import Setting, Span
 from advisor.findings import Edit
+from advisor.scan.sourcefile import LINE_END_RE
 
 
 class LineIndex:
@@ -17,7 +18,7 @@ class LineIndex:
 
     def __init__(self, text: str):
         self.text = text
-        self.starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+        self.starts = [0] + [m.end() for m in LINE_END_RE.finditer(text)]
 
     def offset(self, line: int, column: int) -> int:
         return self.starts[line - 1] + column - 1

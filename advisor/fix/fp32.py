@@ -31,6 +31,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from advisor.facts import FileFacts, OpSite, Span
 from advisor.findings import Edit, Fix
 from advisor.fix.edits import LineIndex
+from advisor.scan.sourcefile import LINE_END_RE
 
 if TYPE_CHECKING:
     from advisor.scan.positions import Positions
@@ -54,7 +55,6 @@ NEUTRAL_CALLS = {"size", "numel", "dim", "long", "int", "float", "double", "view
 # Ops on autocast's lower-precision lists (CUDA, CPU): with fp32 inputs they would still run in half.
 AUTOCAST_LOWERED = {"torch.sparse.mm", "torch.sparse.addmm", "torch.spmm"}
 ATOMS = (cst.Name, cst.Attribute, cst.Subscript, cst.Call)
-NEWLINE_RE = re.compile(r"\r\n|\r|\n")
 INDENT_RE = re.compile(r"[ \t\f]*")
 
 
@@ -285,7 +285,7 @@ class _File:
         line = self.index.position(self.top_level[statement][0])[0]
         decorators = getattr(statement, "decorators", ())
         if decorators:  # the `@` of the first one: count the lines the decorators take
-            taken = sum(len(NEWLINE_RE.findall(self.module.code_for_node(d))) for d in decorators)
+            taken = sum(len(LINE_END_RE.findall(self.module.code_for_node(d))) for d in decorators)
             line -= taken - len(decorators[0].leading_lines) + len(statement.lines_after_decorators)
         return line
 
@@ -409,7 +409,7 @@ def _autocast_region(file: _File, site: OpSite, call: cst.Call, statement: cst.S
     body = body[:call_start] + new_call + body[call_end:]
     unit = "\t" if "\t" in indent else "    "
     newline = _newline(text, end)
-    body = NEWLINE_RE.sub(lambda m: m.group() + unit, body)
+    body = LINE_END_RE.sub(lambda m: m.group() + unit, body)
     return Edit(site.statement_span,
                 f"with {torch}.autocast(device_type={device}, enabled=False):{newline}{indent}{unit}{body}")
 
@@ -428,7 +428,7 @@ def _returns_before(file: _File, start: int) -> bool:
 # ---- what the module needs: the helpers, `import torch` ------------------------------------
 
 def _newline(text: str, offset: int) -> str:
-    found = NEWLINE_RE.search(text, offset)
+    found = LINE_END_RE.search(text, offset)
     return found.group() if found else "\n"
 
 

@@ -6,8 +6,9 @@ import re
 import tokenize
 from collections.abc import Callable
 
+from advisor.scan.sourcefile import LINE_END_RE
+
 NOQA_RE = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
-LINE_END_RE = re.compile(r"\r\n|\r|\n")  # how Python's tokenizer ends lines
 
 
 def noqa_lines(text: str, in_string: Callable[[int, int], bool] | None = None) -> dict:

@@ -9,7 +9,6 @@ and literals) use libcst's positions, resolved once per file.
 from __future__ import annotations
 
 import ast
-import re
 from collections import defaultdict
 from functools import cached_property
 
@@ -17,8 +16,8 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from advisor.facts import Span
+from advisor.scan.sourcefile import LINE_END_RE
 
-LINE_END_RE = re.compile(r"\r\n|\r|\n")  # how Python's tokenizer ends lines (str.splitlines knows more)
 COMPOUND_STATEMENTS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor,
                        ast.While, ast.With, ast.AsyncWith, ast.Try, ast.Match,
                        *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))

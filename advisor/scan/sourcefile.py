@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 import stat
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
+LINE_END_RE = re.compile(r"\r\n|\r|\n")  # how Python's tokenizer ends lines (str.splitlines knows more)
 MAX_BYTES = 2 * 1024 * 1024  # larger files are generated or data; libcst needs up to 1.6 GB and 30 s per MB
 
 

@@ -22,12 +22,12 @@ from pathlib import Path, PurePath
 from advisor import lightning
 from advisor.facts import Argument, FileFacts, Literal, PluginCall, Setting, Span
 from advisor.scan.noqa import noqa_lines
+from advisor.scan.sourcefile import LINE_END_RE
 
 YAML_SUFFIXES = (".yaml", ".yml")
 CLI_CALLEE = "lightning.pytorch.cli.LightningCLI"
 GROUP_CALLEE = "lightning.pytorch.Trainer"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
-NEWLINES = re.compile(r"\r\n|\r|\n")
 # PyYAML's YAML 1.1 resolvers for what a precision-like value can be.
 NULLS = ("", "~", "null", "Null", "NULL")
 BOOLS = {v: True for v in ("yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")}
@@ -216,7 +216,7 @@ def _tokens(text: str) -> tuple[list[list[_Token]], dict]:
     """Documents as token lists, and line -> comment text (for noqa)."""
     documents: list[list[_Token]] = [[]]
     comments: dict = {}
-    lines = NEWLINES.split(text)
+    lines = LINE_END_RE.split(text)
     skip_deeper: int | None = None  # inside a block scalar: skip lines indented beyond this
     flow_depth = 0
     for number, raw in enumerate(lines, start=1):
