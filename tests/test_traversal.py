@@ -102,6 +102,21 @@ def test_the_traversal_makes_the_calls_libcst_makes(name, source):
     assert our_events == their_events
 
 
+def test_children_are_libcsts_own_and_whitespace_and_punctuation_hold_none():
+    module = cst.parse_module(EVERY_SYNTAX)
+    stack, checked = [module], 0
+    while stack:
+        node = stack.pop()
+        ours = list(traversal.children(node))
+        if type(node).__module__ in traversal.TRIVIA_MODULES:
+            assert ours == []
+        else:
+            assert ours == list(node.children)
+            checked += 1
+        stack.extend(node.children)
+    assert checked > 200
+
+
 def test_every_node_class_has_its_fields_in_source_order():
     """A libcst upgrade that visits fields another way fails here, not in a finding's position."""
     function_def = traversal.child_fields(cst.FunctionDef)

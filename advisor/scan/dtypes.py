@@ -15,7 +15,7 @@ import libcst as cst
 
 from advisor.fix.fp32 import UPCAST
 from advisor.scan.opindex import IDENTIFIER_RE
-from advisor.scan.traversal import TRIVIA_MODULES, child_fields
+from advisor.scan.traversal import children
 from advisor.scan.values import FP32_DTYPES, INT_DTYPES
 
 FACTORIES = frozenset({"torch.zeros", "torch.ones", "torch.empty", "torch.full", "torch.rand", "torch.randn",
@@ -197,13 +197,8 @@ def words_in(node: cst.CSTNode) -> set:
             words.add(item.value)
         elif isinstance(item, (cst.SimpleString, cst.FormattedStringText)):
             words.update(IDENTIFIER_RE.findall(item.value))
-        elif type(item).__module__ not in TRIVIA_MODULES:
-            for field in child_fields(type(item)):
-                child = getattr(item, field)
-                if isinstance(child, cst.CSTNode):
-                    stack.append(child)
-                elif isinstance(child, (tuple, list)):
-                    stack.extend(part for part in child if isinstance(part, cst.CSTNode))
+        else:
+            stack.extend(children(item))
     return words
 
 

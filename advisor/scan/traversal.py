@@ -45,6 +45,19 @@ def child_fields(cls: type) -> tuple[str, ...]:
     return fields
 
 
+def children(node: cst.CSTNode):
+    """The nodes `node` holds, in libcst's order (a whitespace or punctuation node is not entered)."""
+    if type(node).__module__ in TRIVIA_MODULES:
+        return
+    for field in child_fields(type(node)):
+        child = getattr(node, field)
+        kind = type(child)
+        if kind is tuple or kind is list:
+            yield from (item for item in child if IS_NODE[type(item)])
+        elif IS_NODE[kind]:
+            yield child
+
+
 def visit_batched(node: cst.CSTNode, visitors) -> None:
     """Run every visitor's `visit_<Node>` on entering and `leave_<Node>` on leaving each node,
     and its attribute visitors (`visit_If_orelse`, `leave_If_orelse`) around a field that holds
