@@ -35,7 +35,7 @@ AMP_TRIGGERS = frozenset({"autocast", "GradScaler", "custom_fwd", "custom_bwd", 
                           "mixed_precision"})
 HALF_CALL = r"\.half\("
 TRUE_FP16 = ("16-true", "transformer-engine-float16")  # Trainer/Fabric fp16 weights, as strings: PRC408
-TRUE_FP16_RE = re.compile(r"['\"](?:16-true|transformer-engine-float16)['\"]")
+TRUE_FP16_RE = re.compile(r"['\"](?:" + "|".join(map(re.escape, TRUE_FP16)) + r")['\"]")
 HALF_CALL_RE = re.compile(HALF_CALL)
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
