@@ -12,7 +12,7 @@ import libcst as cst
 
 from advisor.facts import CallEdge
 from advisor.scan.dtypes import CodeTexts
-from advisor.scan.setting_recorder import EXTERNAL_ROOTS
+from advisor.scan.opindex import EXTERNAL_ROOTS
 from advisor.scan.values import literal
 from advisor.scan.walk import Recorder
 
