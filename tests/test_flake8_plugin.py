@@ -81,6 +81,30 @@ def test_noqa(project):
     assert [c for _, _, c in found] == ["PRC201"]
 
 
+# What only the spelling of a literal triggers (`1e5`, `100000)`), beside prose that mentions ops.
+LITERALS = '''\
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    """Masks with 1e5 (a docstring: no finding); see `scatter_add_`."""
+
+    def forward(self, x, m):  # scatter_add_ is not called here
+        s = "# not a comment"; y = x.masked_fill(m, {value})
+        return y
+'''
+
+
+@pytest.mark.parametrize("value", ["-1e5", "100000", "-65536.0 - 1"])
+def test_literals_spelled_in_code_are_seen_as_the_cli_sees_them(tmp_path, value):
+    (tmp_path / "net.py").write_text(LITERALS.format(value=value))
+    code, found = flake8(tmp_path, "--select", "PRC")
+    expected = cli_findings(tmp_path / "net.py")
+    assert found == expected and code == (1 if expected else 0)
+    assert [c for _, _, c in found] == (["PRC210"] if value != "-65536.0 - 1" else [])
+
+
 def test_clean_and_docstring_only_files(tmp_path):
     (tmp_path / "clean.py").write_text('"""Uses mixed precision via scatter_add_ (docs only)."""\n'
                                        "# precision=16\nx = 1\n")

@@ -1,5 +1,5 @@
 """Where FP32-required ops really run, on whole files in the style of real projects."""
-from advisor.api import check
+from advisor.api import check, check_text
 from advisor.config import Config
 
 from conftest import ROOT
@@ -56,3 +56,10 @@ def test_fp16_only_rules_stay_quiet_when_every_setting_is_bf16(tmp_path):
     assert findings(tmp_path / "m.py")[0] == []
     (tmp_path / "m.py").write_text((tmp_path / "m.py").read_text().replace("bf16-mixed", "16-mixed"))
     assert [code for *_, code, _ in findings(tmp_path / "m.py")[0]] == ["PRC210", "PRC211"]
+
+
+def test_a_fill_value_too_large_for_a_float_is_judged_not_an_internal_error():
+    text = ("import torch\nclass Attn(torch.nn.Module):\n    def forward(self, s, m):\n"
+            f"        return s.masked_fill(m, -1{'0' * 400})\n")
+    report = check_text(text, "attn.py")
+    assert [(f.line, f.code) for f in report.findings] == [(4, "PRC210")]

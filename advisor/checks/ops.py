@@ -41,7 +41,8 @@ def _condition_holds(site: OpSite, pattern: Pattern) -> bool:
     if pattern.not_in is not None:
         return value is NOT_STATIC or value not in pattern.not_in
     if pattern.above is not None or pattern.below is not None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                isinstance(value, float) and not math.isfinite(value)):  # (an int may be too large for a float)
             return False
         magnitude = abs(value)
         return (pattern.above is None or magnitude > pattern.above) and (

@@ -2,8 +2,8 @@
 
 flake8 has already read and ast-parsed the file. Most files say nothing
 about precision, so the plugin first looks for the engine's trigger words
-in the code flake8 parsed (names, attributes, keywords, strings other than
-docstrings, numbers, noqa comments) and only then runs the libcst check.
+in the file's code as written, its docstrings and comments blanked
+(`advisor.scan.prose`), and only then runs the libcst check.
 flake8 applies its own --select/--ignore and noqa to the codes returned.
 Checks are per file: the cross-file call chains of `prec-advisor check DIR`
 need the whole project.
@@ -18,6 +18,7 @@ from pathlib import Path
 from advisor import __version__, api
 from advisor.catalogue import CatalogueError
 from advisor.config import Config, ConfigError, discover
+from advisor.scan.prose import without_prose
 
 
 @cache
@@ -31,37 +32,6 @@ def _checker(folder: str) -> api.Checker:
         from advisor.hardware.table import lookup
         target = lookup(config.target_gpu)
     return api.Checker.create(config, target)
-
-
-def _code_text(tree: ast.AST, lines: list) -> str:
-    """The parts of the file the engine's findings can come from: everything but docstrings and comments
-    (noqa comments excepted)."""
-    parts = [line for line in lines if "noqa" in line]
-    docstrings = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-            docstrings.add(id(node.value))
-        elif isinstance(node, ast.Dict):  # trainer_defaults={"precision": ...}
-            parts.extend(f"{key.value!r}:" for key in node.keys if isinstance(key, ast.Constant))
-        elif isinstance(node, ast.Constant) and id(node) not in docstrings:
-            parts.append(node.value if isinstance(node.value, str) else repr(node.value))
-        elif isinstance(node, ast.Name):
-            parts.append(node.id)
-        elif isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-        elif isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
-            parts.append(f"{getattr(node.func, 'id', None) or node.func.attr}(")  # `BitsandbytesPrecision(`
-        elif isinstance(node, ast.keyword) and node.arg:
-            parts.append(f"{node.arg}=")  # the trigger for a setting is `precision=`
-        elif isinstance(node, ast.arg):
-            parts.append(node.arg)
-        elif isinstance(node, ast.alias):
-            parts.append(f"{node.name} {node.asname or ''}")
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            parts.append(node.module)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            parts.append(node.name)
-    return "\n".join(parts)
 
 
 class Plugin:
@@ -82,8 +52,9 @@ class Plugin:
             return
         text = "".join(self.lines)
         triggers = checker.index.triggers
-        if not triggers.search(text) or not triggers.search(_code_text(self.tree, self.lines)):
-            return
+        if not triggers.search(text, self.tree) or not triggers.search(without_prose(text, ast.walk(self.tree)),
+                                                                       self.tree):
+            return  # (the engine would parse the file with libcst only to find nothing)
         report = checker.judge(checker.scan([self.filename], stdin=(self.filename, text)))
         for finding in report.findings:
             yield finding.line, finding.column - 1, f"{finding.code} {finding.message}", type(self)

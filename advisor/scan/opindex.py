@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -25,7 +26,10 @@ SETTING_TEXT = re.compile(r"precision\s*=|precision['\"]\s*:|Precision\w*\s*\(|\
 NOQA_TRIGGER = r"noqa:[^\n]*PRC"
 # Each pre-filter regex is searched alone: Python's `re` finds a literal-led pattern fast, but an
 # alternation, or one led by `\b` or a class, is tried at every position of the text (3-4 times slower).
-NUMBER_ABOVE_FP16 = (r"\d[eE]\+?(?:[5-9]|\d\d)", "finfo", r"\d{6,}(?:\.\d*)?\s*\)")  # 1e5.., 1e10.., finfo, 100000)
+NUMBER_ABOVE_FP16 = (r"\d[eE]\+?(?:[5-9]|\d\d)", "finfo")  # 1e5.., 1e10.., finfo
+# Other spellings of a number above fp16's range (70000, 100000.0, 6.6e4) are told by Python's parse, which
+# is read only when the text holds five digits in a row or an e4 exponent.
+LONG_NUMBER_RES = (re.compile(r"\d{5}"), re.compile(r"\d[eE]\+?4"))
 NUMBER_BELOW_FP16 = (r"\d[eE]-(?:[89]|\d\d)",)  # 1e-8, 1e-12, ...
 # What a file must contain for any PRC4xx rule to apply (`amp_triggered`). The engine adds these words
 # to the scanner's pre-filter (`OpIndex.build(extra_triggers=...)`), so that the scanner parses (and
@@ -66,11 +70,13 @@ class Triggers:
         self.words = set(words)
         self.prefixes: set = set()
         self.regexes = set(regexes)
+        self.above: float | None = None  # the smallest magnitude a pattern's number must exceed
 
     def add(self, pattern) -> None:
         """Add what one catalogue pattern needs: a name, a name prefix, or a number."""
         if pattern.above is not None:
             self.regexes.update(NUMBER_ABOVE_FP16)
+            self.above = pattern.above if self.above is None else min(self.above, pattern.above)
         elif pattern.below is not None:
             self.regexes.update(NUMBER_BELOW_FP16)
         elif pattern.within and pattern.keyword:  # dtype=torch.float16: the keyword and the value together
@@ -94,16 +100,26 @@ class Triggers:
         return tuple(map(re.compile, regexes)), frozenset(self.words), tuple(sorted(self.prefixes))
 
     def search(self, text: str, tree: ast.AST | None = None) -> bool:
-        """`tree`, Python's parse of `text`, sharpens the settings test: a Trainer named
-        in a docstring or a type hint next to some `**kwargs` constructs nothing."""
+        """`tree`, Python's parse of `text`, sharpens the settings test (a Trainer named
+        in a docstring or a type hint next to some `**kwargs` constructs nothing) and
+        tells the value of a long number (`70000` is above fp16's range, a `20230` in a URL is prose)."""
         regexes, words, prefixes = self._compiled
         names = identifiers(text)
         if not names.isdisjoint(words) or (prefixes and any(name.startswith(prefixes) for name in names)):
             return True
         if any(regex.search(text) for regex in regexes):
             return True
+        if (self.above is not None and tree is not None and any(regex.search(text) for regex in LONG_NUMBER_RES)
+                and holds_number_above(tree, self.above)):
+            return True
         return (not names.isdisjoint(SETTING_NAMES) and SETTING_TEXT.search(text) is not None
                 and (tree is None or builds_setting(tree)))
+
+
+def holds_number_above(tree: ast.AST, bound: float) -> bool:
+    """Is a number literal of the code larger in magnitude than `bound` (fp16's maximum)?"""
+    return any((type(node.value) is int or (type(node.value) is float and math.isfinite(node.value)))
+               and abs(node.value) > bound for node in ast.walk(tree) if isinstance(node, ast.Constant))
 
 
 def builds_setting(tree: ast.AST) -> bool:
