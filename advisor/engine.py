@@ -172,7 +172,7 @@ def _file_mapper(count: int, jobs: int, catalogue: Catalogue, index: OpIndex, ca
     from advisor.fix import fp32  # noqa: F401
     from advisor.scan import recording  # noqa: F401
 
-    gc.freeze()  # the workers' collections then leave what they inherited alone (and unshared)
+    gc.freeze()  # the workers' collections skip what they inherit: no traversal, and its memory pages stay shared
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
             yield lambda paths, names=frozenset(): list(pool.map(partial(_worker, names=names), paths,
