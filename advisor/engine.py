@@ -65,6 +65,22 @@ def _amp_companion(path: str, text: str, made: list):
     return make
 
 
+@contextmanager
+def _collector_paused():
+    """No cyclic garbage collection while one file is checked. libcst's tree of a file is
+    hundreds of thousands of objects, freed by reference counting once the file is done; the
+    collector would traverse them again and again while they are built (a tenth of a check's
+    CPU). What one file leaves in cycles is collected after it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@_collector_paused()
 def check_source(path: str, text: str, catalogue: Catalogue, index: OpIndex,
                  names: frozenset = frozenset()) -> FileResult:
     """Scan one decoded file and apply the per-file rules (`names`: project wrappers that make it worth parsing)."""
@@ -134,25 +150,9 @@ def check_path(path: Path, display: str, catalogue: Catalogue, index: OpIndex,
 _WORKER_STATE: tuple = ()
 
 
-@contextmanager
-def _collector_paused():
-    """No cyclic garbage collection while one file is checked. libcst's tree of a file is
-    hundreds of thousands of objects, freed by reference counting once the file is done; the
-    collector would traverse them again and again while they are built (a tenth of a check's
-    CPU). What one file leaves in cycles is collected after it."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _worker(item: str, names: frozenset = frozenset()) -> FileResult | None:
     catalogue, index, cache = _WORKER_STATE
-    with _collector_paused():
-        return check_path(Path(item), item, catalogue, index, cache, names)
+    return check_path(Path(item), item, catalogue, index, cache, names)
 
 
 @contextmanager
@@ -239,8 +239,7 @@ def run(paths: list[str], config: Config, catalogue: Catalogue, index: OpIndex, 
     With a `cache`, files whose content, path, tool build and rules are unchanged are not scanned again."""
     if stdin is not None:
         name, text = stdin
-        with _collector_paused():
-            return [check_source(name, text, catalogue, index)]
+        return [check_source(name, text, catalogue, index)]
     root = config.root or Path.cwd()
     targets = [str(p) for p in files.collect(paths, config.exclude + config.extend_exclude, root)]
     with _file_mapper(len(targets), jobs or os.cpu_count() or 1, catalogue, index, cache) as scan_files:
