@@ -2,6 +2,7 @@
 every Trainer/Fabric/Lite construction in `settings`, and the safe patterns left alone."""
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -196,3 +197,43 @@ def test_an_assignment_in_a_branch_keeps_what_the_name_held(tmp_path):
         "        if h is None:\n            h = torch.arange(8)\n        return scatter(h, index)\n")
     report = check([str(tmp_path / "m.py")], Config(select=("PRC2",)), jobs=1)
     assert [f.line for f in report.findings] == [8]
+
+
+def test_a_package_init_with_nothing_to_check_still_re_exports(tmp_path):
+    # pkg/__init__.py names no op: Python's parse alone reads it, and its star import still resolves
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("from pkg.ops import *\n")
+    (tmp_path / "pkg" / "ops.py").write_text(
+        'import torch\n\n__all__ = ["aggregate"]\n\n\ndef aggregate(x, index, n):\n'
+        "    return x.new_zeros(n, x.size(1)).index_add_(0, index, x)\n")
+    (tmp_path / "model.py").write_text("import torch\n\nimport pkg\n\n\nclass Net(torch.nn.Module):\n"
+                                       "    def forward(self, x, index):\n        return pkg.aggregate(x, index, 10)\n")
+    report = check([str(tmp_path)], Config(select=("PRC2",)), jobs=1)
+    found = [(f.path.rsplit("/", 1)[-1], f.line, f.code, f.extra.get("chain")) for f in report.findings]
+    assert found == [("model.py", 8, "PRC202", ["forward", "pkg.aggregate", "Tensor.index_add_"])]
+
+
+def test_python_parse_reads_the_module_names_the_libcst_walk_records():
+    """advisor.scan.bindings against the walk, on every file of real trees that the walk parses."""
+    import ast
+    import importlib.util
+
+    from advisor.api import Checker
+    from advisor.engine import check_path
+    from advisor.scan.bindings import module_bindings
+
+    checker, compared = Checker.create(), 0
+    def installed(package: str, folder: str) -> Path:  # found, not imported
+        return Path(next(iter(importlib.util.find_spec(package).submodule_search_locations))) / folder
+
+    trees = [ROOT / "tests" / "projects", ROOT / "examples", installed("lightning", "fabric"),
+             installed("torch_geometric", "utils"), installed("torch_geometric", "nn/conv")]
+    for path in (p for tree in trees for p in sorted(tree.rglob("*.py"))):
+        facts = check_path(path, str(path), checker.catalogue, checker.index).facts
+        if facts is None or not facts.parsed:
+            continue
+        read = module_bindings(ast.parse(path.read_text(encoding="utf-8")), facts.module,
+                               path.name == "__init__.py", checker.index.aliases)
+        assert read == (facts.bindings, facts.star_imports, facts.all_names), path
+        compared += 1
+    assert compared > 100

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from advisor.scan.bindings import absolute_module, canonical
+
 
 def dotted(node: cst.BaseExpression) -> str | None:
     """`a.b.c` for a Name/Attribute chain, else None."""
@@ -43,13 +45,7 @@ class Scopes:
         return None
 
     def canonical(self, qualified: str) -> str:
-        """Map a re-exported spelling to its canonical one (longest prefix wins)."""
-        parts = qualified.split(".")
-        for cut in range(len(parts), 0, -1):
-            prefix = ".".join(parts[:cut])
-            if prefix in self.aliases:
-                return ".".join([self.aliases[prefix], *parts[cut:]])
-        return qualified
+        return canonical(qualified, self.aliases)
 
     def qualify(self, node: cst.BaseExpression) -> str | None:
         """Qualified name of a Name/Attribute whose first part is imported or bound."""
@@ -75,12 +71,8 @@ class Scopes:
 
     def absolute(self, node: cst.ImportFrom) -> str:
         """The module an import-from reads, relative dots resolved against this file's package."""
-        base = dotted(node.module) if node.module else ""
-        if node.relative:
-            package = self.module.split(".")
-            package = package[: max(len(package) - len(node.relative) + self.is_package, 0)]
-            base = ".".join(p for p in [*package, base] if p)
-        return base
+        return absolute_module(self.module, self.is_package, len(node.relative),
+                               dotted(node.module) if node.module else None)
 
     def add_import_from(self, node: cst.ImportFrom) -> None:
         if isinstance(node.names, cst.ImportStar):

@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from advisor.facts import FileFacts
+from advisor.scan.bindings import module_bindings
 from advisor.scan.files import module_name_for
 from advisor.scan.opindex import OpIndex, identifiers
 
@@ -54,7 +55,9 @@ def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset =
     tree = guard_parse(text, path)
     facts = FileFacts(path=path, module=module_name_for(path))
     if not index.triggers.search(text, tree) and not companions and not mentions(text, names):
-        facts.parsed = False
+        facts.parsed = False  # its imports still resolve other modules' names (re-exports, star imports)
+        facts.bindings, facts.star_imports, facts.all_names = module_bindings(
+            tree, facts.module, path.endswith("__init__.py"), index.aliases)
         return facts, None, None
     from advisor.scan.recording import record  # libcst loads only once a file is worth parsing
 
