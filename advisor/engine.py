@@ -172,13 +172,18 @@ def _file_mapper(count: int, jobs: int, catalogue: Catalogue, index: OpIndex, ca
     from advisor.fix import fp32  # noqa: F401
     from advisor.scan import recording  # noqa: F401
 
-    gc.freeze()  # the workers' collections skip what they inherit: no traversal, and its memory pages stay shared
+    # The workers' collections skip what they inherit frozen: no traversal, and its memory pages stay
+    # shared. A caller that froze objects itself keeps them frozen: only what this froze is unfrozen.
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
             yield lambda paths, names=frozenset(): list(pool.map(partial(_worker, names=names), paths,
                                                                  chunksize=max(1, len(paths) // (jobs * 8))))
     finally:
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
 
 
 def _selected(code: str, config: Config, path: str) -> bool:

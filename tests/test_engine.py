@@ -24,10 +24,16 @@ def test_a_pool_of_workers_finds_what_one_process_finds_and_leaves_the_collector
     assert gc.isenabled() and gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
 
 
-def test_a_collector_the_caller_disabled_stays_disabled():
+def test_a_collector_the_caller_disabled_or_froze_stays_so():
     gc.disable()
     try:
         check(TREES[:1], jobs=1)
         assert not gc.isenabled()
     finally:
         gc.enable()
+    gc.freeze()
+    try:
+        check(TREES, jobs=2)
+        assert gc.get_freeze_count() > 0  # (an unfreeze empties the permanent generation)
+    finally:
+        gc.unfreeze()
