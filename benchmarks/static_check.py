@@ -32,43 +32,43 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARSE_EVERY_FILE = """
+# The floor's work, shared by the scripts below: libcst's parse of one file (a file it rejects costs its try).
+PARSE = """
 import sys, pathlib, libcst
-for path in sorted(pathlib.Path(sys.argv[1]).rglob("*.py")):
+def parse(path):
     try:
         libcst.parse_module(path.read_bytes())
     except Exception:
         pass
+paths = sorted(pathlib.Path(sys.argv[1]).rglob("*.py"))
 """
-PARSE_IN_PROCESSES = """
-import multiprocessing, os, sys, pathlib, libcst
-def parse(paths):
-    for path in paths:
-        try:
-            libcst.parse_module(path.read_bytes())
-        except Exception:
-            pass
-paths, jobs = sorted(pathlib.Path(sys.argv[1]).rglob("*.py")), os.cpu_count() or 1
+PARSE_EVERY_FILE = PARSE + """
+for path in paths:
+    parse(path)
+"""
+PARSE_IN_PROCESSES = PARSE + """
+import multiprocessing, os
+def parse_all(part):
+    for path in part:
+        parse(path)
+jobs = os.cpu_count() or 1
 with multiprocessing.get_context("fork").Pool(jobs) as pool:
-    pool.map(parse, [paths[k::jobs] for k in range(jobs)])
+    pool.map(parse_all, [paths[k::jobs] for k in range(jobs)])
 """
 # Each file's first-round check and its libcst parse, alternately in one process: the machine's drift,
 # which moves a whole-run ratio by a third, cancels file by file (runs agree to about 1%).
-FILE_BY_FILE = """
-import pathlib, sys, time, libcst
+FILE_BY_FILE = PARSE + """
+import time
 from advisor.api import Checker
 from advisor.engine import check_path
 checker, spent = Checker.create(), {"check": 0.0, "floor": 0.0}
-for number, path in enumerate(sorted(pathlib.Path(sys.argv[1]).rglob("*.py"))):
+for number, path in enumerate(paths):
     for turn in ("check", "floor") if number % 2 else ("floor", "check"):
         start = time.process_time()
         if turn == "check":
             check_path(path, str(path), checker.catalogue, checker.index)
         else:
-            try:
-                libcst.parse_module(path.read_bytes())
-            except Exception:
-                pass
+            parse(path)
         spent[turn] += time.process_time() - start
 print(spent["check"], spent["floor"])
 """

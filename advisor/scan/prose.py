@@ -13,7 +13,9 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable
 
-SPLIT_LINES_RE = re.compile(r"(\r\n|\r|\n)")  # sourcefile.LINE_END_RE, keeping the line ends
+from advisor.scan.sourcefile import LINE_END_RE
+
+SPLIT_LINES_RE = re.compile(f"({LINE_END_RE.pattern})")  # how Python ends lines, the ends kept by split()
 
 
 def without_prose(text: str, nodes: Iterable[ast.AST]) -> str:
