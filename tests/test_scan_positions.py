@@ -12,6 +12,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from advisor.facts import Span
 from advisor.scan.noqa import noqa_lines
 from advisor.scan.positions import Positions
+from advisor.scan.pytree import PythonTree
 
 TRICKY = (
     "x = f(1); y = g(h(2))  # two on a line\n"
@@ -60,7 +61,7 @@ def test_python_positions_equal_libcst_positions(path, text):
     def span(node):
         where = libcst[node]
         return Span(where.start.line, where.start.column + 1, where.end.line, where.end.column + 1)
-    positions = Positions(module, ast.parse(text), text)
+    positions = Positions(module, PythonTree(ast.parse(text)), text)
     positions.span = None  # every span below must come from Python's parse, none from libcst's
     calls, lines, operations = (len(found) for found in (collected.calls, collected.lines, collected.operations))
     assert [positions.call_span(k, n, calls) for k, n in enumerate(collected.calls)] == [
@@ -73,7 +74,8 @@ def test_python_positions_equal_libcst_positions(path, text):
         span(n) for _, _, n in operands]
     parenthesized = [(k, side, getattr(n, side)) for k, n in enumerate(collected.operations)
                      for side in ("left", "right") if getattr(n, side).lpar]
-    positions = Positions(module, ast.parse(text), text)  # these take libcst's: Python's span leaves out `(`
+    # these take libcst's: Python's span leaves out `(`
+    positions = Positions(module, PythonTree(ast.parse(text)), text)
     assert [positions.operand_span(k, side, n, operations) for k, side, n in parenthesized] == [
         span(n) for _, _, n in parenthesized]
 
@@ -91,11 +93,11 @@ NOQA_SPELLINGS = (
 @pytest.mark.parametrize("path, text", [("noqa.py", NOQA_SPELLINGS)] + sources()[1:6],
                          ids=lambda value: os.path.basename(str(value))[:40])
 def test_noqa_comments_told_from_strings_by_python_parse_as_by_the_tokenizer(path, text):
-    positions = Positions(cst.parse_module(text), ast.parse(text), text)
+    positions = Positions(cst.parse_module(text), PythonTree(ast.parse(text)), text)
     assert noqa_lines(text, positions.in_string) == noqa_lines(text)
 
 
 def test_noqa_comments_of_the_spellings():
-    positions = Positions(cst.parse_module(NOQA_SPELLINGS), ast.parse(NOQA_SPELLINGS), NOQA_SPELLINGS)
+    positions = Positions(cst.parse_module(NOQA_SPELLINGS), PythonTree(ast.parse(NOQA_SPELLINGS)), NOQA_SPELLINGS)
     assert noqa_lines(NOQA_SPELLINGS, positions.in_string) == {
         1: frozenset({"PRC201"}), 6: frozenset({"PRC103"}), 8: None, 9: frozenset({"PRC104", "PRC2"})}

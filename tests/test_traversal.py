@@ -8,6 +8,7 @@ import libcst as cst
 import pytest
 
 from advisor.scan import traversal
+from advisor.scan.recording import parse_unvalidated
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,3 +124,20 @@ def test_every_node_class_has_its_fields_in_source_order():
     assert function_def.index("decorators") < function_def.index("name") < function_def.index("body")
     if_exp = traversal.child_fields(cst.IfExp)
     assert if_exp.index("body") < if_exp.index("test") < if_exp.index("orelse")
+
+
+@pytest.mark.parametrize(("name", "source"), list(_sources()), ids=lambda value: value if len(value) < 60 else None)
+def test_the_unvalidated_parse_builds_libcsts_tree(name, source):
+    ours = parse_unvalidated(source)
+    assert ours.deep_equals(cst.parse_module(source))
+    assert ours.code == source
+
+
+def test_nodes_built_after_the_unvalidated_parse_are_validated_again():
+    parse_unvalidated(EVERY_SYNTAX)
+    with pytest.raises(cst.CSTValidationError):
+        cst.Integer("1", lpar=[cst.LeftParen()])  # an opening parenthesis without its closing one
+    with pytest.raises(cst.ParserSyntaxError):
+        parse_unvalidated("x = (")
+    with pytest.raises(cst.CSTValidationError):
+        cst.Integer("1", lpar=[cst.LeftParen()])

@@ -19,6 +19,7 @@ from advisor import __version__, api
 from advisor.catalogue import CatalogueError
 from advisor.config import Config, ConfigError, discover
 from advisor.scan.prose import without_prose
+from advisor.scan.pytree import PythonTree
 
 
 @cache
@@ -51,9 +52,8 @@ class Plugin:
             yield from self._report_error(f"prec-advisor configuration: {exc}")
             return
         text = "".join(self.lines)
-        triggers = checker.index.triggers
-        if not triggers.search(text, self.tree) or not triggers.search(without_prose(text, ast.walk(self.tree)),
-                                                                       self.tree):
+        triggers, tree = checker.index.triggers, PythonTree(self.tree)
+        if not triggers.search(text, tree) or not triggers.search(without_prose(text, ast.walk(self.tree)), tree):
             return  # (the engine would parse the file with libcst only to find nothing)
         report = checker.judge(checker.scan([self.filename], stdin=(self.filename, text)))
         for finding in report.findings:

@@ -11,6 +11,7 @@ from functools import cached_property, lru_cache
 
 from advisor.catalogue import Catalogue
 from advisor.lightning import LIGHTNING_ROOTS
+from advisor.scan.pytree import PythonTree
 
 # A file can hold a setting only if it names a Lightning entry point and passes something a setting
 # rule reads (`**cfg` may hold the precision: PRC112), or constructs one (listed in `settings` even
@@ -99,13 +100,14 @@ class Triggers:
         regexes = sorted(self.regexes, key=lambda regex: (not regex[:1].isalpha(), regex))
         return tuple(map(re.compile, regexes)), frozenset(self.words), tuple(sorted(self.prefixes))
 
-    def search(self, text: str, tree: ast.AST | None = None) -> bool:
-        """`tree`, Python's parse of `text`, sharpens the settings test (a Trainer named
-        in a docstring or a type hint next to some `**kwargs` constructs nothing) and
-        tells the value of a long number (`70000` is above fp16's range, a `20230` in a URL is prose)."""
+    def search(self, text: str, tree: PythonTree | None = None) -> bool:
+        """`tree`, Python's parse of `text`, sharpens the test: a word counts only where the code uses
+        it (not in a docstring or a comment), a Trainer named in a type hint next to some `**kwargs`
+        constructs nothing, and a long number's value is told (`70000` is above fp16's range, a
+        `20230` in a URL is prose)."""
         regexes, words, prefixes = self._compiled
         names = identifiers(text)
-        if not names.isdisjoint(words) or (prefixes and any(name.startswith(prefixes) for name in names)):
+        if self._names_a_word(names) and (tree is None or self._names_a_word(tree.words)):
             return True
         if any(regex.search(text) for regex in regexes):
             return True
@@ -115,33 +117,38 @@ class Triggers:
         return (not names.isdisjoint(SETTING_NAMES) and SETTING_TEXT.search(text) is not None
                 and (tree is None or builds_setting(tree)))
 
+    def _names_a_word(self, names: frozenset) -> bool:
+        _, words, prefixes = self._compiled
+        return not names.isdisjoint(words) or bool(prefixes and any(name.startswith(prefixes) for name in names))
 
-def holds_number_above(tree: ast.AST, bound: float) -> bool:
+
+def holds_number_above(tree: PythonTree, bound: float) -> bool:
     """Is a number literal of the code larger in magnitude than `bound` (fp16's maximum)?"""
     return any((type(node.value) is int or (type(node.value) is float and math.isfinite(node.value)))
-               and abs(node.value) > bound for node in ast.walk(tree) if isinstance(node, ast.Constant))
+               and abs(node.value) > bound for node in tree.nodes.get(ast.Constant, ()))
 
 
-def builds_setting(tree: ast.AST) -> bool:
+def builds_setting(tree: PythonTree) -> bool:
     """Does the code call or subclass anything the setting recorder reads: a Trainer/Fabric/CLI/Lite,
     an alias of one, or a capitalized class not imported from a known library that may be a Trainer
     subclass (see SettingRecorder._candidate)?"""
-    external, candidates = set(), []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            name = _last_name(node.func)
-            if name in SETTING_NAMES:
+    nodes = tree.nodes
+    for node in nodes.get(ast.ClassDef, ()):
+        if any(_last_name(base) in SETTING_NAMES for base in node.bases):
+            return True
+    external = set()
+    for node in (*nodes.get(ast.Import, ()), *nodes.get(ast.ImportFrom, ())):
+        for alias in node.names:
+            if alias.asname and alias.name.rsplit(".", 1)[-1] in SETTING_NAMES:
                 return True
-            if may_name_a_trainer(name, any(keyword.arg == "precision" for keyword in node.keywords)):
-                candidates.append(_root_name(node.func))
-        elif isinstance(node, ast.ClassDef):
-            if any(_last_name(base) in SETTING_NAMES for base in node.bases):
-                return True
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.asname and alias.name.rsplit(".", 1)[-1] in SETTING_NAMES:
-                    return True
-            external.update(_external_bindings(node))
+        external.update(_external_bindings(node))
+    candidates = []
+    for node in nodes.get(ast.Call, ()):
+        name = _last_name(node.func)
+        if name in SETTING_NAMES:
+            return True
+        if may_name_a_trainer(name, any(keyword.arg == "precision" for keyword in node.keywords)):
+            candidates.append(_root_name(node.func))
     return any(root is not None and root not in external for root in candidates)
 
 

@@ -9,13 +9,13 @@ and literals) use libcst's positions, resolved once per file.
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from functools import cached_property
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from advisor.facts import Span
+from advisor.scan.pytree import PythonTree
 from advisor.scan.sourcefile import LINE_END_RE
 
 COMPOUND_STATEMENTS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor,
@@ -32,9 +32,10 @@ def _source_order(node: ast.AST) -> tuple:
 class Positions:
     """Where the recorded nodes of one file are, in the 1-based characters findings count."""
 
-    def __init__(self, module: cst.Module, tree: ast.AST | None, text: str):
+    def __init__(self, module: cst.Module, python: PythonTree, text: str):
         self.module = module
-        self.tree = tree
+        self.python = python
+        self.tree = python.tree
         self.text = text
         self.op_nodes: dict = {}  # op site span -> (its call node, its simple statement line or None), for fixes
 
@@ -63,21 +64,10 @@ class Positions:
         return Span(start.lineno, self._column(start.lineno, start.col_offset),
                     end.end_lineno, self._column(end.end_lineno, end.end_col_offset))
 
-    @cached_property
+    @property
     def nodes(self) -> dict[type, list]:
-        """Python's nodes by class, gathered in one pass over the tree (the fixes read it too)."""
-        by_class: dict[type, list] = defaultdict(list)
-        stack = [self.tree] if self.tree is not None else []
-        while stack:
-            node = stack.pop()
-            by_class[type(node)].append(node)
-            for name in node._fields:
-                value = getattr(node, name, None)
-                if type(value) is list:
-                    stack.extend(item for item in value if isinstance(item, ast.AST))
-                elif isinstance(value, ast.AST):
-                    stack.append(value)
-        return by_class
+        """Python's nodes by class (the fixes read them too)."""
+        return self.python.nodes
 
     def of_class(self, *classes: type) -> list:
         """Python's nodes of exactly these classes, in source order."""

@@ -8,9 +8,8 @@ Python's own parse.
 """
 from __future__ import annotations
 
-import ast
-
 import libcst as cst
+from libcst._nodes.base import CSTNode
 
 from advisor.facts import Argument, FileFacts, Literal, PluginCall, Setting, Span
 from advisor.scan.call_recorder import CallRecorder
@@ -18,16 +17,17 @@ from advisor.scan.noqa import noqa_lines
 from advisor.scan.op_recorder import OpRecorder
 from advisor.scan.opindex import OpIndex
 from advisor.scan.positions import Positions
+from advisor.scan.pytree import PythonTree
 from advisor.scan.setting_recorder import SettingRecorder
 from advisor.scan.training_recorder import TrainingRecorder
 from advisor.scan.walk import Walk, walk
 
 
-def record(path: str, text: str, tree: ast.AST, facts: FileFacts, index: OpIndex, companions=()
+def record(path: str, text: str, tree: PythonTree, facts: FileFacts, index: OpIndex, companions=()
            ) -> tuple[FileFacts, cst.Module, Positions]:
     """`scan` for a file worth parsing: libcst's parse, the recorders' walk, the positions of what they kept."""
     try:
-        module = cst.parse_module(text)
+        module = parse_unvalidated(text)
     except cst.ParserSyntaxError as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
         raise SyntaxError(message, (path, exc.raw_line, exc.raw_column + 1, None)) from exc
@@ -38,6 +38,27 @@ def record(path: str, text: str, tree: ast.AST, facts: FileFacts, index: OpIndex
     _place_all(state, positions)
     facts.noqa = noqa_lines(text, positions.in_string)
     return facts, module, positions
+
+
+def parse_unvalidated(text: str) -> cst.Module:
+    """libcst's parse of code Python has parsed, without libcst's check of each node it builds.
+
+    Every node's constructor validates it (`CSTNode.__post_init__`), a seventh of the parse;
+    a node libcst's own parser builds from valid code is valid by construction (libcst's
+    comment there says as much). Nodes built after the parse, such as a fix's, are validated.
+    """
+    validate = CSTNode.__dict__.get("__post_init__")
+    if validate is None:  # a libcst that validates elsewhere: nothing to skip
+        return cst.parse_module(text)
+    CSTNode.__post_init__ = _skip_validation
+    try:
+        return cst.parse_module(text)
+    finally:
+        CSTNode.__post_init__ = validate
+
+
+def _skip_validation(node: CSTNode) -> None:
+    """The node constructor's hook while `parse_unvalidated` runs."""
 
 
 def _place_all(state: Walk, positions: Positions) -> None:

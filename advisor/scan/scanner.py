@@ -14,6 +14,7 @@ from advisor.facts import FileFacts
 from advisor.scan.bindings import module_bindings
 from advisor.scan.files import module_name_for
 from advisor.scan.opindex import OpIndex, identifiers
+from advisor.scan.pytree import PythonTree
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -52,18 +53,20 @@ def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset =
     still checks that it is valid code. `names` (project functions and classes that
     accumulate, found in an earlier round) make a file worth parsing too.
     """
-    tree = guard_parse(text, path)
+    tree = PythonTree(guard_parse(text, path))
     facts = FileFacts(path=path, module=module_name_for(path))
-    if not index.triggers.search(text, tree) and not companions and not mentions(text, names):
+    if not index.triggers.search(text, tree) and not companions and not mentions(text, names, tree):
         facts.parsed = False  # its imports still resolve other modules' names (re-exports, star imports)
         facts.bindings, facts.star_imports, facts.all_names = module_bindings(
-            tree, facts.module, path.endswith("__init__.py"), index.aliases)
+            tree.tree, facts.module, path.endswith("__init__.py"), index.aliases)
         return facts, None, None
     from advisor.scan.recording import record  # libcst loads only once a file is worth parsing
 
     return record(path, text, tree, facts, index, companions)
 
 
-def mentions(text: str, names: frozenset) -> bool:
-    """Whether the text names one of `names` (identifiers, e.g. project wrappers)."""
-    return bool(names) and not names.isdisjoint(identifiers(text))
+def mentions(text: str, names: frozenset, tree: PythonTree | None = None) -> bool:
+    """Whether the text (with Python's parse `tree`: its code) names one of `names` (identifiers, e.g.
+    project wrappers)."""
+    return (bool(names) and not names.isdisjoint(identifiers(text))
+            and (tree is None or not names.isdisjoint(tree.words)))
