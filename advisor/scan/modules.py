@@ -67,16 +67,21 @@ class ModuleIndex:
         self._importer_folders: dict[str, dict[str, FileFacts]] = {}  # importer path -> its folder's names
         self._absolute: dict = {}
         self._python = python
+        self._resolved: dict[tuple, tuple[FileFacts, str] | None] = {}
         if not python:
             return
         absolute = {f.path: Path(os.path.abspath(f.path)) for f in python}
         top = Path(os.path.commonpath([str(p.parent) for p in absolute.values()]))
         roots = [top, top / "src", *declared_roots(top)]
+        package_roots: dict[Path, Path] = {}  # folder -> the folder above its top package
         for file in python:  # the folder above the top package: where `module_name_for` starts
-            package_root = absolute[file.path].parent
-            while (package_root / "__init__.py").is_file() and package_root != package_root.parent:
-                package_root = package_root.parent
-            roots.insert(0, package_root)
+            folder = absolute[file.path].parent
+            if folder not in package_roots:
+                package_root = folder
+                while (package_root / "__init__.py").is_file() and package_root != package_root.parent:
+                    package_root = package_root.parent
+                package_roots[folder] = package_root
+            roots.insert(0, package_roots[folder])
         for root in dict.fromkeys(roots):  # first root wins: package roots, then top, src, declared
             for file in python:
                 try:
@@ -118,7 +123,14 @@ class ModuleIndex:
 
     def resolve(self, qualified: str, importer: FileFacts | None = None, hops: int = 0
                 ) -> tuple[FileFacts, str] | None:
-        """(file, name inside it) where `qualified` is defined; "" names the module itself."""
+        """(file, name inside it) where `qualified` is defined; "" names the module itself
+        (each answer kept: a package's star re-exports are searched once per name, not per call)."""
+        key = (qualified, importer.path if importer is not None else None, hops)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(qualified, importer, hops)
+        return self._resolved[key]
+
+    def _resolve(self, qualified: str, importer: FileFacts | None, hops: int) -> tuple[FileFacts, str] | None:
         if hops > MAX_HOPS:
             return None
         parts = qualified.split(".")
