@@ -1,6 +1,10 @@
-"""Blanking docstrings and comments keeps the code, its strings and its noqa comments where they were."""
+"""Docstrings and comments are prose: blanking them keeps the code, its strings and its noqa comments where
+they were, and a word only prose holds makes no file worth libcst's parse."""
 import ast
+from pathlib import Path
 
+from advisor.api import Checker, check
+from advisor.config import Config
 from advisor.scan.prose import without_prose
 
 SOURCE = '''\
@@ -31,3 +35,31 @@ def test_docstrings_and_comments_go_code_strings_and_noqa_stay():
 def test_a_file_without_prose_is_its_own_code():
     text = "x = 1\r\ny = 'a'\r\n"
     assert without_prose(text, ast.walk(ast.parse(text))) is text
+
+
+def _parsed(folder, names):
+    """Which of the files the scan parsed with libcst (the others were read by Python's parse alone)."""
+    results = Checker.create().scan([str(folder)], jobs=1)
+    return {Path(r.path).name: r.facts.parsed for r in results if Path(r.path).name in names}
+
+
+def test_a_trigger_word_counts_where_the_code_uses_it_not_where_prose_says_it(tmp_path):
+    (tmp_path / "prose.py").write_text('"""Built on torch_scatter.scatter_add and Tensor.index_add_."""\n'
+                                       "import torch  # softmax, scatter_add_\n\n\ndef shift(x):\n"
+                                       '    """Calls no scatter_add."""\n    return x + 1\n')
+    (tmp_path / "code.py").write_text("import torch\n\n\ndef accumulate(x, i):\n    return torch.zeros(3).index_add_(0, i, x)\n")
+    (tmp_path / "alias.py").write_text("from torch_scatter import scatter_add as add\n")
+    assert _parsed(tmp_path, ("prose.py", "code.py", "alias.py")) == {
+        "prose.py": False, "code.py": True, "alias.py": True}
+
+
+def test_a_project_wrapper_named_only_in_prose_makes_no_file_worth_parsing(tmp_path):
+    (tmp_path / "ops.py").write_text("import torch\n\n\ndef aggregate(x, index, n):\n"
+                                     "    return x.new_zeros(n, x.size(1)).index_add_(0, index, x)\n")
+    (tmp_path / "model.py").write_text("import torch\n\nfrom ops import aggregate\n\n\nclass Net(torch.nn.Module):\n"
+                                       "    def forward(self, x, index):\n        return aggregate(x, index, 10)\n")
+    (tmp_path / "notes.py").write_text('"""Like ops.aggregate, but in numpy."""\n\n\ndef total(values):\n'
+                                       "    return sum(values)  # aggregate would accumulate\n")
+    assert _parsed(tmp_path, ("model.py", "notes.py")) == {"model.py": True, "notes.py": False}
+    report = check([str(tmp_path)], Config(select=("PRC2",)), jobs=1)
+    assert [(Path(f.path).name, f.line, f.code) for f in report.findings] == [("model.py", 8, "PRC202")]
