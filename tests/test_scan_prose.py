@@ -47,7 +47,8 @@ def test_a_trigger_word_counts_where_the_code_uses_it_not_where_prose_says_it(tm
     (tmp_path / "prose.py").write_text('"""Built on torch_scatter.scatter_add and Tensor.index_add_."""\n'
                                        "import torch  # softmax, scatter_add_\n\n\ndef shift(x):\n"
                                        '    """Calls no scatter_add."""\n    return x + 1\n')
-    (tmp_path / "code.py").write_text("import torch\n\n\ndef accumulate(x, i):\n    return torch.zeros(3).index_add_(0, i, x)\n")
+    (tmp_path / "code.py").write_text("import torch\n\n\ndef accumulate(x, i):\n"
+                                      "    return torch.zeros(3).index_add_(0, i, x)\n")
     (tmp_path / "alias.py").write_text("from torch_scatter import scatter_add as add\n")
     assert _parsed(tmp_path, ("prose.py", "code.py", "alias.py")) == {
         "prose.py": False, "code.py": True, "alias.py": True}

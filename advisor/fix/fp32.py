@@ -265,7 +265,7 @@ class _File:
         """Each top-level statement -> its (start, end) offsets: Python's statements, one per
         compound statement and one per `;`-separated part of a line."""
         tree, body, found = self.positions.tree, self.module.body, {}
-        statements = list(tree.body) if tree is not None else []
+        statements = list(tree.body)
         for statement in body:
             count = len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
             group, statements = statements[:count], statements[count:]

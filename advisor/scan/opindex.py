@@ -100,22 +100,22 @@ class Triggers:
         regexes = sorted(self.regexes, key=lambda regex: (not regex[:1].isalpha(), regex))
         return tuple(map(re.compile, regexes)), frozenset(self.words), tuple(sorted(self.prefixes))
 
-    def search(self, text: str, tree: PythonTree | None = None) -> bool:
+    def search(self, text: str, tree: PythonTree) -> bool:
         """`tree`, Python's parse of `text`, sharpens the test: a word counts only where the code uses
         it (not in a docstring or a comment), a Trainer named in a type hint next to some `**kwargs`
         constructs nothing, and a long number's value is told (`70000` is above fp16's range, a
         `20230` in a URL is prose)."""
-        regexes, words, prefixes = self._compiled
+        regexes = self._compiled[0]
         names = identifiers(text)
-        if self._names_a_word(names) and (tree is None or self._names_a_word(tree.words)):
+        if self._names_a_word(names) and self._names_a_word(tree.words):
             return True
         if any(regex.search(text) for regex in regexes):
             return True
-        if (self.above is not None and tree is not None and any(regex.search(text) for regex in LONG_NUMBER_RES)
+        if (self.above is not None and any(regex.search(text) for regex in LONG_NUMBER_RES)
                 and holds_number_above(tree, self.above)):
             return True
         return (not names.isdisjoint(SETTING_NAMES) and SETTING_TEXT.search(text) is not None
-                and (tree is None or builds_setting(tree)))
+                and builds_setting(tree))
 
     def _names_a_word(self, names: frozenset) -> bool:
         _, words, prefixes = self._compiled

@@ -14,14 +14,14 @@ DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 class PythonTree:
-    def __init__(self, tree: ast.AST | None):
+    def __init__(self, tree: ast.AST):
         self.tree = tree
 
     @cached_property
     def nodes(self) -> dict[type, list]:
         """The tree's nodes by class, gathered in one pass."""
         by_class: dict[type, list] = defaultdict(list)
-        stack = [self.tree] if self.tree is not None else []
+        stack = [self.tree]
         while stack:
             node = stack.pop()
             by_class[type(node)].append(node)
