@@ -1,11 +1,18 @@
 """Docstrings and comments are prose: blanking them keeps the code, its strings and its noqa comments where
 they were, and a word only prose holds makes no file worth libcst's parse."""
 import ast
+import importlib.util
+import io
+import keyword
+import tokenize
 from pathlib import Path
 
 from advisor.api import Checker, check
 from advisor.config import Config
 from advisor.scan.prose import without_prose
+from advisor.scan.pytree import PythonTree
+
+from conftest import ROOT
 
 SOURCE = '''\
 """Module docs: scatter_add_ and 1e-8."""
@@ -50,8 +57,9 @@ def test_a_trigger_word_counts_where_the_code_uses_it_not_where_prose_says_it(tm
     (tmp_path / "code.py").write_text("import torch\n\n\ndef accumulate(x, i):\n"
                                       "    return torch.zeros(3).index_add_(0, i, x)\n")
     (tmp_path / "alias.py").write_text("from torch_scatter import scatter_add as add\n")
-    assert _parsed(tmp_path, ("prose.py", "code.py", "alias.py")) == {
-        "prose.py": False, "code.py": True, "alias.py": True}
+    (tmp_path / "module.py").write_text("from torch.linalg import inv\n")  # the trigger is linalg's every name
+    assert _parsed(tmp_path, ("prose.py", "code.py", "alias.py", "module.py")) == {
+        "prose.py": False, "code.py": True, "alias.py": True, "module.py": True}
 
 
 def test_a_project_wrapper_named_only_in_prose_makes_no_file_worth_parsing(tmp_path):
@@ -64,3 +72,31 @@ def test_a_project_wrapper_named_only_in_prose_makes_no_file_worth_parsing(tmp_p
     assert _parsed(tmp_path, ("model.py", "notes.py")) == {"model.py": True, "notes.py": False}
     report = check([str(tmp_path)], Config(select=("PRC2",)), jobs=1)
     assert [(Path(f.path).name, f.line, f.code) for f in report.findings] == [("model.py", 8, "PRC202")]
+
+
+def _code_sources():
+    from test_traversal import EVERY_SYNTAX
+
+    yield EVERY_SYNTAX
+    spec = importlib.util.find_spec("lightning")  # its source, read as text, never imported
+    lightning = Path(next(iter(spec.submodule_search_locations))) / "pytorch" / "trainer"
+    for folder in (ROOT / "examples", ROOT / "tests" / "fixtures", ROOT / "tests" / "projects", lightning):
+        for path in sorted(folder.rglob("*.py")):
+            try:
+                yield path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue  # (fixtures that test undecodable input)
+
+
+def test_every_identifier_of_the_code_is_a_code_word():
+    """The pre-filter's words are every name token the tokenizer reads outside strings and comments."""
+    checked = 0
+    for text in _code_sources():
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue  # (fixtures that test unparsable input)
+        tokens = {t.string for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type == tokenize.NAME}
+        assert tokens - PythonTree(tree).words <= {*keyword.kwlist, *keyword.softkwlist}
+        checked += 1
+    assert checked > 60

@@ -11,6 +11,8 @@ from collections import defaultdict
 from functools import cached_property
 
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+BOUND_NAMES = ((ast.ExceptHandler, "name"), (ast.Global, "names"), (ast.Nonlocal, "names"), (ast.MatchAs, "name"),
+               (ast.MatchStar, "name"), (ast.MatchMapping, "rest"), (ast.MatchClass, "kwd_attrs"))
 
 
 class PythonTree:
@@ -35,8 +37,8 @@ class PythonTree:
 
     @cached_property
     def words(self) -> frozenset:
-        """The identifiers the code uses: names, attributes, imported and defined names, parameters and
-        keywords. A word that only a docstring, a comment or a string holds is none of them."""
+        """The identifiers the code uses: names, attributes, imported modules and names, defined names,
+        parameters and keywords. A word that only a docstring, a comment or a string holds is none of them."""
         nodes = self.nodes
         words = {node.id for node in nodes.get(ast.Name, ())}
         words.update(node.attr for node in nodes.get(ast.Attribute, ()))
@@ -46,4 +48,11 @@ class PythonTree:
             words.update(alias.name.split("."))
             if alias.asname:
                 words.add(alias.asname)
+        for node in nodes.get(ast.ImportFrom, ()):  # `from torch.linalg import inv`: inv is torch.linalg's
+            if node.module:
+                words.update(node.module.split("."))
+        for cls, field in BOUND_NAMES:  # `except E as err`, `global x`, `case Point(x=px) as p`...
+            for node in nodes.get(cls, ()):
+                value = getattr(node, field)
+                words.update(value if isinstance(value, list) else (value,) if value else ())
         return frozenset(words)
