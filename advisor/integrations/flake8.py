@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from functools import cache
+from itertools import chain
 from pathlib import Path
 
 from advisor import __version__, api
@@ -53,7 +54,8 @@ class Plugin:
             return
         text = "".join(self.lines)
         triggers, tree = checker.index.triggers, PythonTree(self.tree)
-        if not triggers.search(text, tree) or not triggers.search(without_prose(text, ast.walk(self.tree)), tree):
+        if not triggers.search(text, tree) or not triggers.search(
+                without_prose(text, chain.from_iterable(tree.nodes.values())), tree):
             return  # (the engine would parse the file with libcst only to find nothing)
         report = checker.judge(checker.scan([self.filename], stdin=(self.filename, text)))
         for finding in report.findings:

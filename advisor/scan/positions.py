@@ -35,7 +35,6 @@ class Positions:
     def __init__(self, module: cst.Module, python: PythonTree, text: str):
         self.module = module
         self.python = python
-        self.tree = python.tree
         self.text = text
         self.op_nodes: dict = {}  # op site span -> (its call node, its simple statement line or None), for fixes
 
@@ -63,6 +62,10 @@ class Positions:
         end = end or start
         return Span(start.lineno, self._column(start.lineno, start.col_offset),
                     end.end_lineno, self._column(end.end_lineno, end.end_col_offset))
+
+    @property
+    def tree(self) -> ast.AST:
+        return self.python.tree
 
     @property
     def nodes(self) -> dict[type, list]:
