@@ -56,8 +56,10 @@ def test_a_trigger_word_counts_where_the_code_uses_it_not_where_prose_says_it(tm
                                        '    """Calls no scatter_add."""\n    return x + 1\n')
     (tmp_path / "code.py").write_text("import torch\n\n\ndef accumulate(x, i):\n"
                                       "    return torch.zeros(3).index_add_(0, i, x)\n")
-    (tmp_path / "alias.py").write_text("from torch_scatter import scatter_add as add\n")
-    (tmp_path / "module.py").write_text("from torch.linalg import inv\n")  # the trigger is linalg's every name
+    (tmp_path / "alias.py").write_text("from torch_scatter import scatter_add as add\n\n\ndef f(x, i):\n"
+                                       "    return add(x, i)\n")
+    (tmp_path / "module.py").write_text("from torch.linalg import inv\n\n\ndef f(p):\n"
+                                        "    return inv(p)\n")  # the trigger is linalg's every name
     assert _parsed(tmp_path, ("prose.py", "code.py", "alias.py", "module.py")) == {
         "prose.py": False, "code.py": True, "alias.py": True, "module.py": True}
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from advisor import __version__, api
 from advisor.catalogue import CatalogueError
 from advisor.config import Config, ConfigError, discover
+from advisor.scan.files import module_name_for
 from advisor.scan.prose import without_prose
 from advisor.scan.pytree import PythonTree
 
@@ -53,9 +54,10 @@ class Plugin:
             yield from self._report_error(f"prec-advisor configuration: {exc}")
             return
         text = "".join(self.lines)
-        triggers, tree = checker.index.triggers, PythonTree(self.tree)
-        if not triggers.search(text, tree) or not triggers.search(
-                without_prose(text, chain.from_iterable(tree.nodes.values())), tree):
+        index, tree = checker.index, PythonTree(self.tree)
+        module, package = module_name_for(self.filename), self.filename.endswith("__init__.py")
+        if not index.worth_parsing(text, tree, module, package) or not index.worth_parsing(
+                without_prose(text, chain.from_iterable(tree.nodes.values())), tree, module, package):
             return  # (the engine would parse the file with libcst only to find nothing)
         report = checker.judge(checker.scan([self.filename], stdin=(self.filename, text)))
         for finding in report.findings:

@@ -53,7 +53,7 @@ class _Reader:
         self.scope[name] = canonical(qualified, self.aliases)
 
     def qualify(self, node: ast.expr) -> str | None:
-        name = _dotted(node)
+        name = dotted_name(node)
         if not name:
             return None
         head, _, rest = name.partition(".")
@@ -112,11 +112,12 @@ class _Reader:
             self.all_names = _static_names(value)
 
 
-def _dotted(node: ast.expr) -> str | None:
+def dotted_name(node: ast.expr) -> str | None:
+    """`a.b.c` for a chain of names, else None."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
+        base = dotted_name(node.value)
         return f"{base}.{node.attr}" if base else None
     return None
 

@@ -11,6 +11,7 @@ from functools import cached_property, lru_cache
 
 from advisor.catalogue import Catalogue
 from advisor.lightning import LIGHTNING_ROOTS
+from advisor.scan.callsites import may_record_op
 from advisor.scan.pytree import PythonTree
 
 # A file can hold a setting only if it names a Lightning entry point and passes something a setting
@@ -62,6 +63,11 @@ class Triggers:
     """Does a text contain anything a rule could match? The pre-filter that spares
     most files of a code base the libcst parse.
 
+    Two kinds of trigger: the extra words and regexes (AMP and target words, noqa comments
+    naming PRC codes, `.half(`) and a setting make a file worth parsing on their own; what an
+    op pattern needs (a name, a name prefix, a number) counts only where Python's parse holds a
+    call that could be an op site (`OpIndex.worth_parsing`).
+
     Names are looked up in the set of the text's identifiers (one pass, set
     intersection) rather than as a regex alternation of a hundred words,
     which costs a scan per word; numbers and comments use a short regex.
@@ -69,56 +75,63 @@ class Triggers:
 
     def __init__(self, words=(), regexes=()):
         self.words = set(words)
-        self.prefixes: set = set()
         self.regexes = set(regexes)
+        self.op_words: set = set()
+        self.prefixes: set = set()  # of op words: torch.linalg.* -> linalg
+        self.op_regexes: set = set()
         self.above: float | None = None  # the smallest magnitude a pattern's number must exceed
 
     def add(self, pattern) -> None:
         """Add what one catalogue pattern needs: a name, a name prefix, or a number."""
         if pattern.above is not None:
-            self.regexes.update(NUMBER_ABOVE_FP16)
+            self.op_regexes.update(NUMBER_ABOVE_FP16)
             self.above = pattern.above if self.above is None else min(self.above, pattern.above)
         elif pattern.below is not None:
-            self.regexes.update(NUMBER_BELOW_FP16)
+            self.op_regexes.update(NUMBER_BELOW_FP16)
         elif pattern.within and pattern.keyword:  # dtype=torch.float16: the keyword and the value together
             values = "|".join(re.escape(str(value).rsplit(".", 1)[-1]) for value in pattern.within)
-            self.regexes.add(rf"{re.escape(pattern.keyword)}\s*=\s*[\w.]*\b(?:{values})\b")
+            self.op_regexes.add(rf"{re.escape(pattern.keyword)}\s*=\s*[\w.]*\b(?:{values})\b")
         elif pattern.within:
-            self.words |= {str(value).rsplit(".", 1)[-1] for value in pattern.within}
+            self.op_words |= {str(value).rsplit(".", 1)[-1] for value in pattern.within}
         elif not pattern.aten:  # aten patterns are for traced graphs only
             target = pattern.subclass or pattern.target
             if "*" in target:  # torch.linalg.* -> names starting with linalg; segment_*_csr -> segment_
                 self.prefixes.add([part for part in target.split("*", 1)[0].split(".") if part][-1])
             else:
-                self.words.add(target.rsplit(".", 1)[-1])
+                self.op_words.add(target.rsplit(".", 1)[-1])
             if pattern.subclass and pattern.method:  # `self.propagate` in a subclass of a project base class
-                self.words.add(pattern.method)
+                self.op_words.add(pattern.method)
 
     @cached_property
     def _compiled(self) -> tuple:
-        """The regexes (literal-led first: the cheapest to search), the words, the prefixes."""
-        regexes = sorted(self.regexes, key=lambda regex: (not regex[:1].isalpha(), regex))
-        return tuple(map(re.compile, regexes)), frozenset(self.words), tuple(sorted(self.prefixes))
+        """The regexes of each kind (literal-led first: the cheapest to search), the words, the prefixes."""
+        def ordered(regexes):
+            return tuple(map(re.compile, sorted(regexes, key=lambda regex: (not regex[:1].isalpha(), regex))))
+        return ordered(self.regexes), ordered(self.op_regexes), frozenset(self.op_words), tuple(sorted(self.prefixes))
 
     def search(self, text: str, tree: PythonTree) -> bool:
-        """`tree`, Python's parse of `text`, sharpens the test: a word counts only where the code uses
-        it (not in a docstring or a comment), a Trainer named in a type hint next to some `**kwargs`
-        constructs nothing, and a long number's value is told (`70000` is above fp16's range, a
-        `20230` in a URL is prose)."""
-        regexes = self._compiled[0]
-        names = identifiers(text)
-        if self._names_a_word(names) and self._names_a_word(tree.words):
+        """Does a trigger of the first kind, or a setting, make the file worth parsing? `tree`, Python's
+        parse of `text`, sharpens the test: a word counts only where the code uses it (not in a docstring
+        or a comment), and a Trainer named in a type hint next to some `**kwargs` constructs nothing."""
+        if self.words and not self.words.isdisjoint(identifiers(text)) and not self.words.isdisjoint(tree.words):
             return True
-        if any(regex.search(text) for regex in regexes):
+        if any(regex.search(text) for regex in self._compiled[0]):
             return True
-        if (self.above is not None and any(regex.search(text) for regex in LONG_NUMBER_RES)
-                and holds_number_above(tree, self.above)):
-            return True
-        return (not names.isdisjoint(SETTING_NAMES) and SETTING_TEXT.search(text) is not None
+        return (not identifiers(text).isdisjoint(SETTING_NAMES) and SETTING_TEXT.search(text) is not None
                 and builds_setting(tree))
 
+    def names_op(self, text: str, tree: PythonTree) -> bool:
+        """Does the code hold what an op pattern needs: a word the code uses, a number (a long number's
+        value is told: `70000` is above fp16's range, a `20230` in a URL is prose), a `dtype=` value?"""
+        if self._names_a_word(identifiers(text)) and self._names_a_word(tree.words):
+            return True
+        if any(regex.search(text) for regex in self._compiled[1]):
+            return True
+        return (self.above is not None and any(regex.search(text) for regex in LONG_NUMBER_RES)
+                and holds_number_above(tree, self.above))
+
     def _names_a_word(self, names: frozenset) -> bool:
-        _, words, prefixes = self._compiled
+        _, _, words, prefixes = self._compiled
         return not names.isdisjoint(words) or bool(prefixes and any(name.startswith(prefixes) for name in names))
 
 
@@ -214,3 +227,19 @@ class OpIndex:
 
     def matches_function(self, qualified: str) -> bool:
         return qualified in self.functions or any(fnmatch.fnmatchcase(qualified, glob) for glob in self.function_globs)
+
+    @cached_property
+    def base_methods(self) -> frozenset:
+        """Methods of catalogued base classes (`propagate`): a call of one may be a site in any subclass."""
+        return frozenset(method for methods in self.subclass_methods.values() for method in methods if method)
+
+    @cached_property
+    def base_names(self) -> frozenset:
+        """The catalogued base classes' own names (`MessagePassing`), however a file imports them."""
+        return frozenset(base.rsplit(".", 1)[-1] for base in self.subclass_methods)
+
+    def worth_parsing(self, text: str, tree: PythonTree, module: str, is_package: bool) -> bool:
+        """The pre-filter: is the file (`text`, Python's parse `tree`, its module name) worth libcst's parse?"""
+        triggers = self.triggers
+        return triggers.search(text, tree) or (triggers.names_op(text, tree)
+                                               and may_record_op(tree, module, is_package, self))

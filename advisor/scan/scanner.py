@@ -1,6 +1,6 @@
 """The static scanner: Python's parse of every file, and libcst's only for the files worth it.
 
-Most files of a code base have nothing to say: the pre-filter (`OpIndex.triggers`)
+Most files of a code base have nothing to say: the pre-filter (`OpIndex.worth_parsing`)
 reads the text and Python's parse, and only a file it keeps goes through the
 libcst pass (`recording.record`), which is also the only reason libcst is imported.
 """
@@ -55,7 +55,8 @@ def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset =
     """
     tree = PythonTree(guard_parse(text, path))
     facts = FileFacts(path=path, module=module_name_for(path))
-    if not index.triggers.search(text, tree) and not companions and not mentions(text, names, tree):
+    worth = index.worth_parsing(text, tree, facts.module, path.endswith("__init__.py"))
+    if not worth and not companions and not mentions(text, names, tree):
         facts.parsed = False  # its imports still resolve other modules' names (re-exports, star imports)
         facts.bindings, facts.star_imports, facts.all_names = module_bindings(
             tree.tree, facts.module, path.endswith("__init__.py"), index.aliases)
