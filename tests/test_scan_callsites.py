@@ -27,6 +27,11 @@ NOT_WORTH_PARSING = {
     "relative_project_call.py": "from ..utils import scatter\n\n\ndef gather(x, i):\n    return scatter(x, i)\n",
     "self_alias.py": "import torch\n\nlinalg = torch\nfor _ in range(3):\n    linalg = linalg.linalg\n"
                      "matmul = linalg.matmul\n",  # (a name that extends itself: read once per assignment)
+    "sum_without_half_dtype.py": "import torch\n\n\ndef total(x):\n    y = torch.zeros(3, dtype=torch.bfloat16)\n"
+                                 "    return x.sum(1) + y\n",  # the rule is about sum(dtype=torch.bfloat16)
+    "scatter_max.py": "from torch_geometric.utils import scatter\n\n\ndef pool(x, i):\n"
+                      "    return scatter(x, i, reduce='max')\n",  # max accumulates nothing
+    "finfo_tiny.py": "import torch\n\n\ndef safe(x):\n    return x.clamp(min=torch.finfo(torch.float32).tiny)\n",
     "local_shadow.py": "def scatter_add(x):\n    return x\n\n\ndef passthrough(x):\n    return scatter_add(x)\n",
 }
 WORTH_PARSING = {
@@ -40,6 +45,14 @@ WORTH_PARSING = {
                    "    def __init__(self):\n        super().__init__(aggr='max')\n",
     "propagate.py": "from project.base import MyBase\n\n\nclass Conv(MyBase):\n"
                     "    def forward(self, x, e):\n        return self.propagate(e, x=x)\n",
+    "sum_half_dtype.py": "import torch\n\n\ndef total(x):\n    return x.sum(dtype=torch.float16)\n",
+    "scatter_reduce_unknown.py": "from torch_geometric.utils import scatter\n\n\ndef pool(x, i, mode):\n"
+                                 "    return scatter(x, i, reduce=mode)\n",  # its value is not static: may be "sum"
+    "finfo_fill.py": "import torch\n\n\ndef mask(x, m):\n    return x.masked_fill(m, torch.finfo(torch.float32).min)\n",
+    "clamp_tiny_eps.py": "def safe(x):\n    return x.clamp(min=-1e-10)\n",
+    "self_attribute.py": "import torch\n\n\nclass M(torch.nn.Module):\n    def __init__(self):\n"
+                         "        self.loss = torch.nn.BCELoss()\n\n    def forward(self, p, y):\n"
+                         "        return self.loss(p, y)\n",
     "float_add.py": "def f(x):\n    return x + -1e-8\n",
 }
 
@@ -55,6 +68,20 @@ def test_a_trigger_counts_only_where_a_call_could_be_an_op_site(tmp_path):
     parsed = _parsed(tmp_path)
     assert {name for name in NOT_WORTH_PARSING if parsed[name]} == set()
     assert {name for name in WORTH_PARSING if not parsed[name]} == set()
+
+
+def test_a_wrapper_round_parses_the_files_that_call_a_wrapper_not_those_that_only_name_it(tmp_path):
+    (tmp_path / "ops.py").write_text("def aggregate(x, index, n):\n"
+                                     "    return x.new_zeros(n, x.size(1)).index_add_(0, index, x)\n")
+    (tmp_path / "reexport.py").write_text("from ops import aggregate\n\n__all__ = ['aggregate']\n")
+    (tmp_path / "hinted.py").write_text("from ops import aggregate\n\n\ndef uses(fn=aggregate):\n"
+                                        "    return isinstance(fn, type(aggregate))\n")
+    (tmp_path / "aliased.py").write_text("from ops import aggregate as agg\n\nfn = agg\n\n\ndef run(x, i):\n"
+                                         "    return fn(x, i, 3)\n")
+    (tmp_path / "subclassed.py").write_text("import ops\n\n\nclass Mine(ops.aggregate):\n    pass\n")
+    parsed = _parsed(tmp_path)
+    assert (parsed["reexport.py"], parsed["hinted.py"], parsed["aliased.py"], parsed["subclassed.py"]) == (
+        False, False, True, True)
 
 
 def test_a_file_left_unparsed_still_gives_its_chain_when_it_calls_a_wrapper(tmp_path):

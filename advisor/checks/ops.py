@@ -51,18 +51,30 @@ def _condition_holds(site: OpSite, pattern: Pattern) -> bool:
 
 
 def pattern_matches(pattern: Pattern, site: OpSite) -> bool:
+    return pattern_names(pattern, site) and _condition_holds(site, pattern)
+
+
+def pattern_names(pattern: Pattern, site: OpSite) -> bool:
+    """Does the pattern name the site's op (whatever its arguments)?"""
     if site.kind == "function":
         name = pattern.function or pattern.module
-        hit = bool(name) and (site.op == name or ("*" in name and fnmatch.fnmatchcase(site.op, name)))
-    elif site.kind == "method":
-        hit = pattern.method is not None and pattern.subclass is None and site.op == f"Tensor.{pattern.method}"
-    elif site.kind == "subclass":
-        hit = pattern.subclass is not None and site.op == f"{pattern.subclass}.{pattern.method}"
-    elif site.kind == "aten":
-        hit = pattern.aten is not None and site.op == pattern.aten
-    else:
-        hit = False
-    return hit and _condition_holds(site, pattern)
+        return bool(name) and (site.op == name or ("*" in name and fnmatch.fnmatchcase(site.op, name)))
+    if site.kind == "method":
+        return pattern.method is not None and pattern.subclass is None and site.op == f"Tensor.{pattern.method}"
+    if site.kind == "subclass":
+        return pattern.subclass is not None and site.op == f"{pattern.subclass}.{pattern.method}"
+    if site.kind == "aten":
+        return pattern.aten is not None and site.op == pattern.aten
+    return False
+
+
+def condition_may_hold(pattern: Pattern, site: OpSite, unknown: frozenset) -> bool:
+    """`_condition_holds`, where the arguments keyed in `unknown` are present with a value not known yet."""
+    if pattern.keyword is not None and pattern.keyword in unknown:
+        return True
+    if pattern.keyword not in site.keywords and pattern.position is not None and f"#{pattern.position}" in unknown:
+        return True
+    return _condition_holds(site, pattern)
 
 
 def matching_rules(site: OpSite, rules: Iterable[Rule]) -> list[Rule]:

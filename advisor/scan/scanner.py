@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from advisor.facts import FileFacts
 from advisor.scan.bindings import module_bindings
+from advisor.scan.callsites import calls_one_of
 from advisor.scan.files import module_name_for
 from advisor.scan.opindex import OpIndex, identifiers
 from advisor.scan.pytree import PythonTree
@@ -56,7 +57,7 @@ def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset =
     tree = PythonTree(guard_parse(text, path))
     facts = FileFacts(path=path, module=module_name_for(path))
     worth = index.worth_parsing(text, tree, facts.module, path.endswith("__init__.py"))
-    if not worth and not companions and not mentions(text, names, tree):
+    if not worth and not companions and not (mentions(text, names, tree) and calls_one_of(tree, names)):
         facts.parsed = False  # its imports still resolve other modules' names (re-exports, star imports)
         facts.bindings, facts.star_imports, facts.all_names = module_bindings(
             tree.tree, facts.module, path.endswith("__init__.py"), index.aliases)
