@@ -33,6 +33,22 @@ def absolute_module(module: str, is_package: bool, level: int, name: str | None)
     return base
 
 
+def with_head(name: str, base: str, aliases: dict[str, str]) -> str:
+    """The dotted `name` with its first part standing for `base` (`F.softmax`, F bound to torch.nn.functional)."""
+    _, _, rest = name.partition(".")
+    return canonical(f"{base}.{rest}" if rest else base, aliases)
+
+
+def imported_names(node: ast.Import | ast.ImportFrom, module: str, is_package: bool) -> list[tuple[str, str]]:
+    """(local name, qualified name) of each name an import binds; a star import binds none by name."""
+    if isinstance(node, ast.Import):
+        return [(alias.asname, alias.name) if alias.asname else (alias.name.split(".")[0],) * 2
+                for alias in node.names]
+    base = absolute_module(module, is_package, node.level, node.module)
+    return [(alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name)
+            for alias in node.names if alias.name != "*"]
+
+
 def module_bindings(tree: ast.Module, module: str, is_package: bool, aliases: dict[str, str]
                     ) -> tuple[dict[str, str], tuple, tuple | None]:
     """(imported or rebound name -> qualified name, star-imported modules, a static `__all__`)."""
@@ -56,18 +72,14 @@ class _Reader:
         name = dotted_name(node)
         if not name:
             return None
-        head, _, rest = name.partition(".")
-        base = self.scope.get(head)
-        if base is None:
-            return None
-        return canonical(f"{base}.{rest}" if rest else base, self.aliases)
+        base = self.scope.get(name.partition(".")[0])
+        return None if base is None else with_head(name, base, self.aliases)
 
     def read(self, statements: list, in_class: bool) -> None:
         for node in statements:
             if isinstance(node, ast.Import):
-                for alias in node.names:
-                    head = alias.name.split(".")[0]
-                    self.bind(alias.asname or head, alias.name if alias.asname else head)
+                for local, qualified in imported_names(node, self.module, self.is_package):
+                    self.bind(local, qualified)
                 self._exported(in_class)
             elif isinstance(node, ast.ImportFrom):
                 self._import_from(node, in_class)
@@ -90,13 +102,12 @@ class _Reader:
             self.bindings.update(self.scope)
 
     def _import_from(self, node: ast.ImportFrom, in_class: bool) -> None:
-        base = absolute_module(self.module, self.is_package, node.level, node.module)
         if node.names[0].name == "*":
             if not in_class:
-                self.stars.append(base)
+                self.stars.append(absolute_module(self.module, self.is_package, node.level, node.module))
             return
-        for alias in node.names:
-            self.bind(alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name)
+        for local, qualified in imported_names(node, self.module, self.is_package):
+            self.bind(local, qualified)
         self._exported(in_class)
 
     def _assign(self, node: ast.Assign, in_class: bool) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from advisor.checks.ops import condition_may_hold, pattern_names
 from advisor.facts import NOT_STATIC, OpSite
-from advisor.scan.bindings import absolute_module, canonical, dotted_name
+from advisor.scan.bindings import dotted_name, imported_names, with_head
 from advisor.scan.pytree import PythonTree
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def may_record_op(tree: PythonTree, module: str, is_package: bool, index: OpInde
         return True
     bound = _bindings(nodes, module, is_package, index.aliases)
     bases = [base for node in nodes.get(ast.ClassDef, ()) for base in node.bases]
-    if any(name.rsplit(".", 1)[-1] in index.base_names for name in filter(None, map(dotted_name, bases))) or \
+    if any(_last(dotted_name(base)) in index.base_names for base in bases) or \
             not index.subclass_methods.keys().isdisjoint(_qualified(bases, bound, index.aliases)):
         return True  # its `__init__` may choose the aggregation that a subclass elsewhere inherits
     attributes = _self_attributes(nodes, bound, index.aliases)
@@ -108,8 +108,7 @@ def _qualified(expressions, bound: dict[str, set], aliases: dict) -> set:
     for expression in expressions:
         name = dotted_name(expression)
         if name is not None:
-            head, _, rest = name.partition(".")
-            names.update(canonical(f"{base}.{rest}" if rest else base, aliases) for base in bound.get(head, ()))
+            names.update(with_head(name, base, aliases) for base in bound.get(name.partition(".")[0], ()))
     return names
 
 
@@ -128,19 +127,12 @@ def _bindings(nodes: dict, module: str, is_package: bool, aliases: dict) -> dict
     """Every qualified name each name may stand for, whatever the scope: imports, then aliases
     (`inv = torch.linalg.inv`) in source order."""
     bound: dict[str, set] = {}
-    for node in nodes.get(ast.Import, ()):
-        for alias in node.names:
-            head = alias.name.split(".")[0]
-            bound.setdefault(alias.asname or head, set()).add(alias.name if alias.asname else head)
-    for node in nodes.get(ast.ImportFrom, ()):
-        base = absolute_module(module, is_package, node.level, node.module)
-        for alias in node.names:
-            if alias.name != "*":
-                bound.setdefault(alias.asname or alias.name, set()).add(f"{base}.{alias.name}" if base else alias.name)
+    for node in (*nodes.get(ast.Import, ()), *nodes.get(ast.ImportFrom, ())):
+        for local, qualified in imported_names(node, module, is_package):
+            bound.setdefault(local, set()).add(qualified)
     for _, _, target, value in _aliases(nodes):
         if value is not None:
-            head, _, rest = value.partition(".")
-            found = {canonical(f"{base}.{rest}" if rest else base, aliases) for base in bound.get(head, ())}
+            found = {with_head(value, base, aliases) for base in bound.get(value.partition(".")[0], ())}
             if found:
                 bound.setdefault(target, set()).update(found)
     return bound
