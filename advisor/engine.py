@@ -128,7 +128,7 @@ def _needs_text(facts: FileFacts | None) -> bool:
 def check_path(path: Path, display: str, catalogue: Catalogue, index: OpIndex,
                cache: FileCache | None = None, names: frozenset = frozenset()) -> FileResult | None:
     """The file's result; with `names` (a later round's wrappers, for a file the first round did not
-    parse), None when the file's code names none of them: the first round's result stands."""
+    parse), None when the file's code calls none of them: the first round's result stands."""
     try:
         source = sourcefile.read(path, display)
     except sourcefile.InputError as exc:
@@ -143,7 +143,7 @@ def check_path(path: Path, display: str, catalogue: Catalogue, index: OpIndex,
         return result
     result = check_source(display, source.text, catalogue, index, names)
     if names and result.facts is not None and not result.facts.parsed:
-        return None  # its code names none of them (its docstrings or comments may)
+        return None  # its code calls none of them (its imports, hints or prose may name them)
     if key is not None:
         cache.put(key, {"facts": result.facts, "findings": result.findings, "error": result.error})
     return result

@@ -52,12 +52,16 @@ def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset =
     traversal: walking the tree costs as much as parsing it. A file without any trigger
     word has no facts to give; Python's own parser (several times faster than libcst's)
     still checks that it is valid code. `names` (project functions and classes that
-    accumulate, found in an earlier round) make a file worth parsing too.
+    accumulate, found in an earlier round, for a file that round did not parse) decide alone:
+    the file's own triggers did not make it worth parsing then and cannot now.
     """
     tree = PythonTree(guard_parse(text, path))
     facts = FileFacts(path=path, module=module_name_for(path))
-    worth = index.worth_parsing(text, tree, facts.module, path.endswith("__init__.py"))
-    if not worth and not companions and not (mentions(text, names, tree) and calls_one_of(tree, names)):
+    if names:
+        worth = calls_one_of(tree, names)
+    else:
+        worth = bool(companions) or index.worth_parsing(text, tree, facts.module, path.endswith("__init__.py"))
+    if not worth:
         facts.parsed = False  # its imports still resolve other modules' names (re-exports, star imports)
         facts.bindings, facts.star_imports, facts.all_names = module_bindings(
             tree.tree, facts.module, path.endswith("__init__.py"), index.aliases)
@@ -67,8 +71,7 @@ def scan(path: str, text: str, index: OpIndex, companions=(), names: frozenset =
     return record(path, text, tree, facts, index, companions)
 
 
-def mentions(text: str, names: frozenset, tree: PythonTree | None = None) -> bool:
-    """Whether the text (with Python's parse `tree`: its code) names one of `names` (identifiers, e.g.
-    project wrappers)."""
-    return (bool(names) and not names.isdisjoint(identifiers(text))
-            and (tree is None or not names.isdisjoint(tree.words)))
+def mentions(text: str, names: frozenset) -> bool:
+    """Whether the text (code, docstrings or comments) names one of `names` (identifiers, e.g. project
+    wrappers): the cheap test before a file of a wrapper round is parsed by Python."""
+    return bool(names) and not names.isdisjoint(identifiers(text))
