@@ -229,11 +229,6 @@ class OpIndex:
         return qualified in self.functions or any(fnmatch.fnmatchcase(qualified, glob) for glob in self.function_globs)
 
     @cached_property
-    def base_methods(self) -> frozenset:
-        """Methods of catalogued base classes (`propagate`): a call of one may be a site in any subclass."""
-        return frozenset(method for methods in self.subclass_methods.values() for method in methods if method)
-
-    @cached_property
     def base_names(self) -> frozenset:
         """The catalogued base classes' own names (`MessagePassing`), however a file imports them."""
         return frozenset(base.rsplit(".", 1)[-1] for base in self.subclass_methods)
