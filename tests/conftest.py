@@ -9,6 +9,7 @@ the test's name. A guard keeps the torch table honest: an unmarked test's childr
 that refuse to import torch and its kin, and an unmarked test that imports torch in this process
 fails, so a missing mark shows up as a failure under `-m "not torch"`, never as a silent pass.
 """
+import importlib.util
 import os
 import subprocess
 import sys
@@ -48,6 +49,11 @@ SUBPROCESS_FILES = {
     "test_yaml_settings.py",
 }
 DEEP_PACKAGES = ("torch", "lightning", "pytorch_lightning", "bitsandbytes", "torch_geometric")
+
+
+def package_source(name: str) -> Path:
+    """The source folder of an installed package, found without importing it (read as text, never run)."""
+    return Path(next(iter(importlib.util.find_spec(name).submodule_search_locations)))
 
 
 def run_cli(*args, cwd=None, stdin=None, env=None, text=True, **options):

@@ -2,7 +2,6 @@
 every Trainer/Fabric/Lite construction in `settings`, and the safe patterns left alone."""
 import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -11,7 +10,7 @@ from advisor.config import Config
 from advisor.facts import FileFacts
 from advisor.scan.modules import ModuleIndex
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, package_source, run_cli
 
 PROJECTS = ROOT / "tests" / "projects"
 
@@ -216,18 +215,14 @@ def test_a_package_init_with_nothing_to_check_still_re_exports(tmp_path):
 def test_python_parse_reads_the_module_names_the_libcst_walk_records():
     """advisor.scan.bindings against the walk, on every file of real trees that the walk parses."""
     import ast
-    import importlib.util
 
     from advisor.api import Checker
     from advisor.engine import check_path
     from advisor.scan.bindings import module_bindings
 
     checker, compared = Checker.create(), 0
-    def installed(package: str, folder: str) -> Path:  # found, not imported
-        return Path(next(iter(importlib.util.find_spec(package).submodule_search_locations))) / folder
-
-    trees = [ROOT / "tests" / "projects", ROOT / "examples", installed("lightning", "fabric"),
-             installed("torch_geometric", "utils")]
+    trees = [ROOT / "tests" / "projects", ROOT / "examples", package_source("lightning") / "fabric",
+             package_source("torch_geometric") / "utils"]
     for path in (p for tree in trees for p in sorted(tree.rglob("*.py"))):
         facts = check_path(path, str(path), checker.catalogue, checker.index).facts
         if facts is None or not facts.parsed:

@@ -1,7 +1,8 @@
 """An op pattern's trigger makes a file worth libcst's parse only where Python's parse holds a call the op
 recorder could record; the test never drops a file in which the libcst pass records a site."""
-import importlib.util
 from pathlib import Path
+
+from test_scan_prose import parsed_files
 
 from advisor.api import Checker, check
 from advisor.config import Config
@@ -12,7 +13,7 @@ from advisor.scan.pytree import PythonTree
 from advisor.scan.recording import record
 from advisor.scan.scanner import guard_parse
 
-from conftest import ROOT
+from conftest import ROOT, package_source
 
 # (The files of each set share a folder: no function of the first set is named like one of the second, whose
 # accumulating functions make a wrapper round parse every file that names them.)
@@ -57,15 +58,11 @@ WORTH_PARSING = {
 }
 
 
-def _parsed(folder: Path) -> dict:
-    return {Path(r.path).name: r.facts.parsed for r in Checker.create().scan([str(folder)], jobs=1)}
-
-
 def test_a_trigger_counts_only_where_a_call_could_be_an_op_site(tmp_path):
     (tmp_path / "pkg" / "sub").mkdir(parents=True)
     for name, text in {**NOT_WORTH_PARSING, **WORTH_PARSING}.items():
         (tmp_path / "pkg" / "sub" / name).write_text(text)
-    parsed = _parsed(tmp_path)
+    parsed = parsed_files(tmp_path)
     assert {name for name in NOT_WORTH_PARSING if parsed[name]} == set()
     assert {name for name in WORTH_PARSING if not parsed[name]} == set()
 
@@ -79,7 +76,7 @@ def test_a_wrapper_round_parses_the_files_that_call_a_wrapper_not_those_that_onl
     (tmp_path / "aliased.py").write_text("from ops import aggregate as agg\n\nfn = agg\n\n\ndef run(x, i):\n"
                                          "    return fn(x, i, 3)\n")
     (tmp_path / "subclassed.py").write_text("import ops\n\n\nclass Mine(ops.aggregate):\n    pass\n")
-    parsed = _parsed(tmp_path)
+    parsed = parsed_files(tmp_path)
     assert (parsed["reexport.py"], parsed["hinted.py"], parsed["aliased.py"], parsed["subclassed.py"]) == (
         False, False, True, True)
 
@@ -96,8 +93,7 @@ def test_a_file_left_unparsed_still_gives_its_chain_when_it_calls_a_wrapper(tmp_
 
 
 def _corpus():
-    pyg = Path(next(iter(importlib.util.find_spec("torch_geometric").submodule_search_locations)))
-    lightning = Path(next(iter(importlib.util.find_spec("lightning").submodule_search_locations)))
+    pyg, lightning = package_source("torch_geometric"), package_source("lightning")
     for folder in (ROOT / "examples", ROOT / "tests" / "fixtures", ROOT / "tests" / "projects", pyg / "nn",
                    pyg / "utils", lightning / "pytorch" / "trainer"):  # read as text, never imported
         yield from sorted(folder.rglob("*.py"))

@@ -2,7 +2,6 @@
 code and on the spellings where the two parsers could disagree (semicolons, one-line suites,
 non-ASCII text, form feeds, f-strings, parenthesized operands)."""
 import ast
-import importlib.util
 import os
 
 import libcst as cst
@@ -13,6 +12,8 @@ from advisor.facts import Span
 from advisor.scan.noqa import noqa_lines
 from advisor.scan.positions import Positions
 from advisor.scan.pytree import PythonTree
+
+from conftest import package_source
 
 TRICKY = (
     "x = f(1); y = g(h(2))  # two on a line\n"
@@ -46,7 +47,7 @@ class Collect(cst.CSTVisitor):
 
 
 def sources():
-    folder = next(iter(importlib.util.find_spec("torch_geometric").submodule_search_locations))
+    folder = package_source("torch_geometric")
     files = sorted(os.path.join(d, f) for d, _, names in os.walk(folder) for f in names if f.endswith(".py"))
     return [("tricky.py", TRICKY)] + [(f, open(f, encoding="utf-8").read()) for f in files[::25]]
 

@@ -1,7 +1,6 @@
 """Docstrings and comments are prose: blanking them keeps the code, its strings and its noqa comments where
 they were, and a word only prose holds makes no file worth libcst's parse."""
 import ast
-import importlib.util
 import io
 import keyword
 import tokenize
@@ -12,7 +11,7 @@ from advisor.config import Config
 from advisor.scan.prose import without_prose
 from advisor.scan.pytree import PythonTree
 
-from conftest import ROOT
+from conftest import ROOT, package_source
 
 SOURCE = '''\
 """Module docs: scatter_add_ and 1e-8."""
@@ -44,10 +43,9 @@ def test_a_file_without_prose_is_its_own_code():
     assert without_prose(text, ast.walk(ast.parse(text))) is text
 
 
-def _parsed(folder, names):
-    """Which of the files the scan parsed with libcst (the others were read by Python's parse alone)."""
-    results = Checker.create().scan([str(folder)], jobs=1)
-    return {Path(r.path).name: r.facts.parsed for r in results if Path(r.path).name in names}
+def parsed_files(folder) -> dict:
+    """Whether the scan parsed each file (by name) with libcst; the others were read by Python's parse alone."""
+    return {Path(r.path).name: r.facts.parsed for r in Checker.create().scan([str(folder)], jobs=1)}
 
 
 def test_a_trigger_word_counts_where_the_code_uses_it_not_where_prose_says_it(tmp_path):
@@ -60,7 +58,7 @@ def test_a_trigger_word_counts_where_the_code_uses_it_not_where_prose_says_it(tm
                                        "    return add(x, i)\n")
     (tmp_path / "module.py").write_text("from torch.linalg import inv\n\n\ndef f(p):\n"
                                         "    return inv(p)\n")  # the trigger is linalg's every name
-    assert _parsed(tmp_path, ("prose.py", "code.py", "alias.py", "module.py")) == {
+    assert parsed_files(tmp_path) == {
         "prose.py": False, "code.py": True, "alias.py": True, "module.py": True}
 
 
@@ -71,7 +69,8 @@ def test_a_project_wrapper_named_only_in_prose_makes_no_file_worth_parsing(tmp_p
                                        "    def forward(self, x, index):\n        return aggregate(x, index, 10)\n")
     (tmp_path / "notes.py").write_text('"""Like ops.aggregate, but in numpy."""\n\n\ndef total(values):\n'
                                        "    return sum(values)  # aggregate would accumulate\n")
-    assert _parsed(tmp_path, ("model.py", "notes.py")) == {"model.py": True, "notes.py": False}
+    parsed = parsed_files(tmp_path)
+    assert (parsed["model.py"], parsed["notes.py"]) == (True, False)
     report = check([str(tmp_path)], Config(select=("PRC2",)), jobs=1)
     assert [(Path(f.path).name, f.line, f.code) for f in report.findings] == [("model.py", 8, "PRC202")]
 
@@ -80,8 +79,7 @@ def _code_sources():
     from test_traversal import EVERY_SYNTAX
 
     yield EVERY_SYNTAX
-    spec = importlib.util.find_spec("lightning")  # its source, read as text, never imported
-    lightning = Path(next(iter(spec.submodule_search_locations))) / "pytorch" / "trainer"
+    lightning = package_source("lightning") / "pytorch" / "trainer"
     for folder in (ROOT / "examples", ROOT / "tests" / "fixtures", ROOT / "tests" / "projects", lightning):
         for path in sorted(folder.rglob("*.py")):
             try:
